@@ -1,0 +1,3 @@
+"""deskhand: sandboxed Linux desktops driven by AI models through Anthropic's computer-use tools."""
+
+__version__ = "0.1.0"
