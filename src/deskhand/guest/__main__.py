@@ -1,0 +1,3 @@
+from deskhand.guest.daemon import main
+
+main()

@@ -1,0 +1,207 @@
+"""What the guest offers over the protocol: one async handler per operation.
+
+Each handler takes validated arguments and returns a JSON-able result plus an optional binary
+body. New capabilities (shell sessions, file operations) register more handlers here; the server
+and the framing do not change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from deskhand.framebuf import SharedFrameFile
+from deskhand.guest.capture import ScreenCapture
+from deskhand.guest.events import InputEvent
+from deskhand.guest.session import DesktopSession
+from deskhand.guest.settle import SettleWatcher
+from deskhand.guest.vnc import VncServer
+from deskhand.guest.xinput import InputInjector
+
+Result = tuple[dict[str, Any], bytes | memoryview]
+Handler = Callable[[dict[str, Any]], Awaitable[Result]]
+ArgsT = TypeVar("ArgsT", bound=BaseModel)
+
+MAX_RUN_OUTPUT = 1024 * 1024
+
+
+class _Args(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class NoArgs(_Args):
+    pass
+
+
+class GrabArgs(_Args):
+    cursor: bool = True
+    shm: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,32}$")
+
+
+class SettleArgs(_Args):
+    quiet_ms: float = Field(default=60, ge=0, le=5000)
+    grace_ms: float = Field(default=80, ge=0, le=5000)
+    max_ms: float = Field(default=2000, ge=0, le=30000)
+
+
+class InputArgs(_Args):
+    events: list[InputEvent] = Field(max_length=10_000)
+    settle: SettleArgs | None = None
+
+
+class RunArgs(_Args):
+    argv: list[str] = Field(min_length=1)
+    timeout: float = Field(default=30, gt=0, le=3600)
+    cwd: str | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+
+
+class LaunchArgs(_Args):
+    argv: list[str] = Field(min_length=1)
+
+
+class VncArgs(_Args):
+    view_only: bool = True
+
+
+class GuestService:
+    """Binds protocol operations to the desktop session's screen, input and processes."""
+
+    def __init__(self, session: DesktopSession, socket_dir: Path, frames_dir: Path | None) -> None:
+        self.session = session
+        self.socket_dir = socket_dir
+        self.frames_dir = frames_dir
+        self.frame_files: dict[str, SharedFrameFile] = {}
+        self.vnc: VncServer | None = None
+        self.started = time.monotonic()
+        name = session.display_name
+        self.capture = ScreenCapture(name)
+        self.injector = InputInjector(name)
+        self.settler = SettleWatcher(name)
+        # Input and settle share one timeline: one action at a time, in arrival order.
+        self.input_lock = asyncio.Lock()
+        self.handlers: dict[str, Handler] = {
+            "health": self._wrap(NoArgs, self.health),
+            "screen.size": self._wrap(NoArgs, self.size),
+            "screen.grab": self._wrap(GrabArgs, self.grab),
+            "screen.settle": self._wrap(SettleArgs, self.settle),
+            "input.apply": self._wrap(InputArgs, self.apply_input),
+            "input.cursor": self._wrap(NoArgs, self.cursor),
+            "proc.run": self._wrap(RunArgs, self.run),
+            "proc.launch": self._wrap(LaunchArgs, self.launch),
+            "vnc.start": self._wrap(VncArgs, self.start_vnc),
+        }
+
+    @staticmethod
+    def _wrap(model: type[ArgsT], func: Callable[[ArgsT], Awaitable[Result]]) -> Handler:
+        async def handler(raw: dict[str, Any]) -> Result:
+            return await func(model.model_validate(raw))
+
+        return handler
+
+    async def health(self, _: NoArgs) -> Result:
+        alive = self.session.alive()
+        return {
+            "ok": all(alive.values()),
+            "processes": alive,
+            "display": self.session.display_name,
+            "capture_backend": self.capture.backend,
+            "uptime_s": round(time.monotonic() - self.started, 3),
+        }, b""
+
+    async def size(self, _: NoArgs) -> Result:
+        width, height = self.capture.size()
+        return {"width": width, "height": height}, b""
+
+    async def grab(self, args: GrabArgs) -> Result:
+        """Capture the screen; pixels go to a shared frame file if asked, else as the blob."""
+        start = time.perf_counter()
+        frame = self.capture.grab(with_cursor=args.cursor)
+        result: dict[str, Any] = {"width": frame.width, "height": frame.height, "format": "BGRA"}
+        blob: bytes | memoryview = b""
+        if args.shm is not None and self.frames_dir is not None:
+            shared = self.frame_files.get(args.shm)
+            if shared is None:
+                shared = self.frame_files[args.shm] = SharedFrameFile(self.frames_dir / args.shm)
+            shared.write(frame.data)
+            result["shm"] = args.shm
+        else:
+            blob = frame.data.data.cast("B")
+        result["capture_ms"] = (time.perf_counter() - start) * 1000
+        return result, blob
+
+    async def settle(self, args: SettleArgs) -> Result:
+        async with self.input_lock:
+            self.settler.arm()
+            report = await self.settler.wait(args.quiet_ms, args.grace_ms, args.max_ms)
+        return {"settle": dataclasses.asdict(report)}, b""
+
+    async def apply_input(self, args: InputArgs) -> Result:
+        async with self.input_lock:
+            if args.settle:
+                self.settler.arm()
+            start = time.perf_counter()
+            try:
+                await self.injector.apply_async(args.events)
+            except BaseException:
+                self.injector.release_all()
+                raise
+            result: dict[str, Any] = {"input_ms": (time.perf_counter() - start) * 1000}
+            if args.settle:
+                report = await self.settler.wait(
+                    args.settle.quiet_ms, args.settle.grace_ms, args.settle.max_ms
+                )
+                result["settle"] = dataclasses.asdict(report)
+        return result, b""
+
+    async def cursor(self, _: NoArgs) -> Result:
+        x, y = self.injector.cursor_position()
+        return {"x": x, "y": y}, b""
+
+    async def run(self, args: RunArgs) -> Result:
+        """Run a program (argv, no shell) in the desktop's environment and wait for it."""
+        proc = await asyncio.create_subprocess_exec(
+            *args.argv,
+            env={**self.session.env, **args.env},
+            cwd=args.cwd or str(self.session.config.home),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
+        )
+        timed_out = False
+        try:
+            out, err = await asyncio.wait_for(proc.communicate(), args.timeout)
+        except TimeoutError:
+            timed_out = True
+            proc.kill()
+            out, err = await proc.communicate()
+        return {
+            "returncode": proc.returncode,
+            "timed_out": timed_out,
+            "stdout": out[:MAX_RUN_OUTPUT].decode(errors="replace"),
+            "stderr": err[:MAX_RUN_OUTPUT].decode(errors="replace"),
+        }, b""
+
+    async def launch(self, args: LaunchArgs) -> Result:
+        return {"pid": await self.session.launch(args.argv)}, b""
+
+    async def start_vnc(self, args: VncArgs) -> Result:
+        """Start (once) a password-protected VNC server reachable through a Unix socket."""
+        if self.vnc is None:
+            self.vnc = await VncServer.start(
+                self.session, self.socket_dir / "vnc.sock", args.view_only
+            )
+        return {"socket": self.vnc.socket_path.name, "password": self.vnc.password}, b""
+
+    def close(self) -> None:
+        if self.vnc is not None:
+            self.vnc.stop()
+        for shared in self.frame_files.values():
+            shared.close()
