@@ -1,0 +1,288 @@
+"""A desktop's whole life on the host: a private directory, a display number, the sandboxed guest.
+
+    async with await Desktop.start(DesktopOptions()) as desktop:
+        frame = await desktop.computer.screenshot()
+
+Several desktops run side by side: each has its own directory, display number (held by a lock
+file) and guest. Everything a desktop started is gone when it stops, when the host process gets
+SIGTERM (the CLI turns it into a normal stop) and when the host crashes (bubblewrap's
+--die-with-parent and the guest's stdin end-of-file both fire).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import json
+import os
+import secrets
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import IO
+
+from deskhand.computer import Computer, GuestConnection
+from deskhand.framebuf import frames_root
+from deskhand.guest import apps
+from deskhand.relay import relay_to
+from deskhand.sandbox.backends import Backend, DesktopPaths, guest_command, select_backend
+
+DISPLAY_RANGE = range(100, 1000)
+START_TIMEOUT = 30.0
+STOP_TIMEOUT = 5.0
+MAX_BASE_DIR_CHARS = 48  # + "/desktops/NNN-xxxxxxxx/sockets/guest.sock" stays under 107
+
+
+class DesktopError(RuntimeError):
+    """The desktop could not be started; the message carries the guest's own words."""
+
+
+def base_dir() -> Path:
+    """Where desktops keep their private directories (mode 0700, per user).
+
+    Unix socket paths are limited to 107 bytes, so a long $XDG_RUNTIME_DIR falls back to /tmp.
+    """
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    root = Path(runtime) / "deskhand" if runtime else None
+    if root is None or len(str(root)) > MAX_BASE_DIR_CHARS:
+        root = Path(tempfile.gettempdir()) / f"deskhand-{os.getuid()}"
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    root.chmod(0o700)
+    return root
+
+
+@dataclass(frozen=True)
+class DesktopOptions:
+    width: int = 1280
+    height: int = 800
+    sandbox: bool = True
+    autostart: tuple[str, ...] = ()
+    keep_files: bool = False
+
+    def __post_init__(self) -> None:
+        if not (320 <= self.width <= 7680 and 200 <= self.height <= 4320):
+            raise ValueError(
+                f"screen size {self.width}x{self.height} is outside 320x200..7680x4320"
+            )
+        unknown = [key for key in self.autostart if key not in apps.APPS]
+        if unknown:
+            raise ValueError(f"unknown apps {unknown}; known: {', '.join(apps.APPS)}")
+
+
+@dataclass
+class DisplayLease:
+    """A display number reserved for one desktop, held through an exclusive lock file."""
+
+    number: int
+    lock: IO[bytes] = field(repr=False)
+
+    @classmethod
+    def acquire(cls, folder: Path) -> DisplayLease:
+        folder.mkdir(mode=0o700, exist_ok=True)
+        for number in DISPLAY_RANGE:
+            if Path(f"/tmp/.X{number}-lock").exists() or Path(f"/tmp/.X11-unix/X{number}").exists():
+                continue  # in use by an X server outside deskhand
+            handle = (folder / f"{number}.lock").open("wb")
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.close()
+                continue
+            return cls(number, handle)
+        raise DesktopError("no free display number")
+
+    def release(self) -> None:
+        self.lock.close()
+
+
+@dataclass(frozen=True)
+class VncEndpoint:
+    host: str
+    port: int
+    password: str
+    socket: Path
+
+
+class Desktop:
+    def __init__(
+        self,
+        options: DesktopOptions,
+        backend: Backend,
+        paths: DesktopPaths,
+        lease: DisplayLease,
+        process: asyncio.subprocess.Process,
+        computer: Computer,
+    ) -> None:
+        self.options = options
+        self.backend = backend
+        self.paths = paths
+        self.lease = lease
+        self.process = process
+        self.computer = computer
+        self._stopped = False
+        self._servers: list[asyncio.Server] = []
+
+    @property
+    def display(self) -> str:
+        return f":{self.lease.number}"
+
+    @property
+    def home(self) -> Path:
+        """The sandbox user's home folder, as seen from the host."""
+        return self.paths.home
+
+    @property
+    def guest_home(self) -> Path:
+        """The same folder as the programs inside the desktop see it."""
+        return self.backend.guest_home(self.paths)
+
+    @property
+    def log_path(self) -> Path:
+        return self.paths.root / "guest.log"
+
+    @classmethod
+    async def start(cls, options: DesktopOptions | None = None) -> Desktop:
+        options = options or DesktopOptions()
+        backend = select_backend(options.sandbox)
+        await asyncio.to_thread(backend.check)
+        root = base_dir()
+        _remove_stale(root)
+        lease = DisplayLease.acquire(root / "displays")
+        name = f"{lease.number}-{secrets.token_hex(4)}"
+        shm = frames_root()
+        paths = DesktopPaths(
+            root / "desktops" / name, shm / f"deskhand-{os.getuid()}-{name}" if shm else None
+        )
+        try:
+            paths.create()
+            return await cls._launch(options, backend, paths, lease)
+        except BaseException:
+            lease.release()
+            _remove_files(paths, options.keep_files)
+            raise
+
+    @classmethod
+    async def _launch(
+        cls, options: DesktopOptions, backend: Backend, paths: DesktopPaths, lease: DisplayLease
+    ) -> Desktop:
+        token = secrets.token_urlsafe(32)
+        size = f"{options.width}x{options.height}"
+        argv = backend.wrap(
+            paths, guest_command(backend, paths, lease.number, size, ",".join(options.autostart))
+        )
+        with (paths.root / "guest.log").open("ab") as log:
+            process = await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=log,
+                start_new_session=True,  # Ctrl-C in the terminal reaches us, not the desktop
+                env=_host_env(),
+            )
+        assert process.stdin is not None and process.stdout is not None
+        process.stdin.write(token.encode() + b"\n")
+        await process.stdin.drain()
+        try:
+            await asyncio.wait_for(_read_ready(process, paths), START_TIMEOUT)
+            connection = await GuestConnection.open_unix(paths.guest_socket, token)
+        except BaseException:
+            await _terminate(process)
+            raise
+        return cls(options, backend, paths, lease, process, Computer(connection, paths.frames))
+
+    async def expose_vnc(self, port: int = 0, view_only: bool = True) -> VncEndpoint:
+        """Serve the desktop's VNC on 127.0.0.1 only (password-protected); port 0 picks one."""
+        name, password = await self.computer.start_vnc(view_only)
+        vnc_socket = self.paths.sockets / name
+
+        async def open_vnc() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+            return await asyncio.open_unix_connection(vnc_socket)
+
+        server = await asyncio.start_server(relay_to(open_vnc), "127.0.0.1", port)
+        self._servers.append(server)
+        bound = int(server.sockets[0].getsockname()[1])
+        return VncEndpoint("127.0.0.1", bound, password, vnc_socket)
+
+    async def stop(self) -> None:
+        """Shut the desktop down and remove its files; safe to call more than once."""
+        if self._stopped:
+            return
+        self._stopped = True
+        for server in self._servers:
+            server.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.computer.connection.call("shutdown"), 1.0)
+        await self.computer.close()
+        await _terminate(self.process)
+        self.lease.release()
+        await asyncio.to_thread(_remove_files, self.paths, self.options.keep_files)
+
+    async def __aenter__(self) -> Desktop:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await asyncio.shield(self.stop())
+
+
+def _remove_files(paths: DesktopPaths, keep_home: bool) -> None:
+    if paths.frames is not None:
+        shutil.rmtree(paths.frames, ignore_errors=True)
+    if not keep_home:
+        shutil.rmtree(paths.root, ignore_errors=True)
+
+
+def _remove_stale(root: Path) -> None:
+    """Remove directories left by desktops whose host process died (their display lock is free)."""
+    folder = root / "desktops"
+    if not folder.is_dir():
+        return
+    for path in folder.iterdir():
+        number = path.name.split("-", 1)[0]
+        lock_path = root / "displays" / f"{number}.lock"
+        if not number.isdigit() or not lock_path.exists():
+            continue
+        with lock_path.open("wb") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # a live desktop owns it
+            shutil.rmtree(path, ignore_errors=True)
+
+
+async def _read_ready(process: asyncio.subprocess.Process, paths: DesktopPaths) -> None:
+    assert process.stdout is not None
+    line = await process.stdout.readline()
+    if line:
+        with contextlib.suppress(json.JSONDecodeError):
+            if json.loads(line).get("ready"):
+                return
+    await process.wait()
+    log = (paths.root / "guest.log").read_text(errors="replace").strip().splitlines()
+    detail = "\n".join(log[-15:]) or f"exit status {process.returncode}"
+    raise DesktopError(f"the desktop did not start:\n{detail}")
+
+
+async def _terminate(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is not None:
+        return
+    if process.stdin is not None:
+        process.stdin.close()  # the guest's signal to shut down cleanly
+    try:
+        await asyncio.wait_for(process.wait(), STOP_TIMEOUT)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+
+
+def _host_env() -> dict[str, str]:
+    """The environment for the sandbox launcher: bwrap clears it again inside the sandbox."""
+    keep = ("PATH", "LANG", "LC_ALL")
+    return {key: os.environ[key] for key in keep if key in os.environ}

@@ -1,0 +1,23 @@
+"""Shared fixtures: real sandboxed desktops (Xvfb + bubblewrap + the guest daemon)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+
+import pytest
+
+from deskhand.sandbox.desktop import Desktop, DesktopOptions
+
+# A host variable that must never be visible inside a sandbox (checked by the sandbox tests).
+os.environ["DESKHAND_TEST_CANARY"] = "host-secret"
+
+
+@pytest.fixture(scope="session")
+async def desktop() -> AsyncIterator[Desktop]:
+    """One sandboxed 1280x800 desktop shared by the tests that only observe or drive it."""
+    desk = await Desktop.start(DesktopOptions(width=1280, height=800))
+    try:
+        yield desk
+    finally:
+        await desk.stop()
