@@ -116,6 +116,10 @@ class ScreenCapture:
 
     def _cursor(self) -> _Cursor:
         reply = self._xdisplay.xfixes_get_cursor_image(self._xdisplay.screen().root)
+        # Every client gets MappingNotify events, asked for or not, and python-xlib queues
+        # them while it waits for replies: drop them so the queue does not grow all session.
+        while self._xdisplay.pending_events():
+            self._xdisplay.next_event()
         # ARGB words in host (little-endian) order are B, G, R, A bytes, like the frame.
         argb = np.array(reply.cursor_image, dtype=np.uint32)
         pixels = argb.view(np.uint8).reshape(reply.height, reply.width, 4)

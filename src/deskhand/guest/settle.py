@@ -35,10 +35,11 @@ from Xlib.ext import damage
 # QUIET 100 ms sits above Chromium's largest gap seen before any adaptation, so its second
 # frame is never missed; after that the 1.5x-gap rule widens the window to ~135 ms for it,
 # while X11 apps, whose gaps are tiny, settle ~100 ms after their last paint.
-# GRACE 250 ms covers Chromium's slowest first reaction more than twice over; it is what a
-# true no-op costs. MAX 2 s is the old fixed sleep: only continuous animation reaches it.
+# GRACE 200 ms covers Chromium's slowest first reaction (111 ms) with room for a busy machine;
+# it is what a true no-op (or a pointer move that hovers over nothing) costs.
+# MAX 2 s is the old fixed sleep: only continuous animation reaches it.
 DEFAULT_QUIET_MS = 100.0
-DEFAULT_GRACE_MS = 250.0
+DEFAULT_GRACE_MS = 200.0
 DEFAULT_MAX_MS = 2000.0
 GAP_FACTOR = 1.5
 QUIET_CAP_FACTOR = 4.0

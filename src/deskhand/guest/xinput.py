@@ -5,8 +5,8 @@ Everything happens in-process on one X connection: an XTEST click plus a round t
 
 Keys travel as keysyms. A keysym the keymap has on some keycode is typed with that keycode (with
 Shift around it when it sits on the shifted level). Any other keysym is put on a spare keycode
-(one with no symbols) for as long as it is needed, like xdotool does; see `_Scratch` for why those
-borrowed keycodes are not handed back after every keystroke.
+(one with no symbols), like xdotool does, but with the pauses xdotool lacks (KEYMAP_CATCHUP_S);
+see `_Scratch` for why borrowed keycodes are not handed back after every keystroke.
 """
 
 from __future__ import annotations
@@ -41,15 +41,20 @@ _CONTROL_KEYSYMS = {
     "\x1b": KEYSYM_ESCAPE,
 }
 
-KEYMAP_CATCHUP_S = 0.1
-"""Pause before a borrowed keycode is given a second keysym within one burst.
+KEYMAP_CATCHUP_S = 0.05
+"""How long clients get to catch up with a keymap change before input depends on it.
 
-An X client looks a keycode up only when it gets to the key event, and it asks the server for
-the mapping as it is *then*. Remapping the keycode before every client has done so would make
-the earlier keystroke come out as the new symbol, and no X event says "all clients have caught
-up". Bursts only get here after using more distinct unmapped symbols than there are spare
-keycodes (18 in Xvfb's default keymap), e.g. a long CJK text, so a generous pause costs little.
+A client applies a new mapping when it processes the MappingNotify (Chromium only after the key
+events already queued behind it), and no X event says that every client is done. So after
+borrowing spare keycodes the injector pauses before typing with them, and before it gives a
+keycode borrowed in this burst a new symbol it pauses so that clients look the earlier
+keystrokes up with the old one. Only symbols the keymap lacks pay: once per burst that needs new
+ones (borrowed keycodes keep their symbols until `restore_keymap`), plus twice per further 19 new
+symbols (Xvfb has 19 spare keycodes) when a long CJK text has to recycle them.
 """
+
+BORROW_AHEAD = 256
+"""How far ahead in a text borrowing looks for more unmapped symbols to map in the same batch."""
 
 
 class InputError(RuntimeError):
@@ -62,7 +67,7 @@ def keysym_for_char(ch: str) -> int:
         return _CONTROL_KEYSYMS[ch]
     codepoint = ord(ch)
     if codepoint < 0x20 or 0x7F <= codepoint < 0xA0 or 0xD800 <= codepoint <= 0xDFFF:
-        raise ValueError(f"cannot type the control character U+{codepoint:04X}")
+        raise ValueError(f"cannot type U+{codepoint:04X}, a control character or lone surrogate")
     if codepoint <= 0xFF:
         return codepoint
     return UNICODE_KEYSYM_BASE + codepoint
@@ -128,18 +133,19 @@ class _Scratch:
     """Keycodes borrowed for symbols that the keymap lacks, least recently used first.
 
     A borrowed keycode keeps its symbol after the keystroke: handing it back at once would race
-    with clients that have not looked the keystroke up yet (see KEYMAP_CATCHUP_S). It is
-    recycled for another symbol only in a later burst, or after a catch-up pause, and
+    with clients that have not looked the keystroke up yet (see KEYMAP_CATCHUP_S). It takes
+    another symbol only in a later burst or after a catch-up pause, and
     `InputInjector.restore_keymap` hands everything back once the screen has settled.
     """
 
     def __init__(self) -> None:
         self.borrowed: OrderedDict[int, int] = OrderedDict()  # keycode -> keysym
-        self.fresh: set[int] = set()  # keycodes (re)mapped during the current burst
+        self.fresh: set[int] = set()  # keycodes mapped or typed during the current burst
 
     def touch(self, keycode: int) -> None:
         if keycode in self.borrowed:
             self.borrowed.move_to_end(keycode)
+            self.fresh.add(keycode)
 
     def pick(self, keymap: _Keymap, held: set[int]) -> int | None:
         """A keycode that can take a new symbol right now, or None."""
@@ -197,7 +203,7 @@ class InputInjector:
             raise ValueError("Sleep events need apply_async")
         with self._released_on_error():
             for pause in self._steps(batch):
-                # Only the rare keycode catch-up (KEYMAP_CATCHUP_S) pauses here.
+                # Only keymap catch-up pauses (KEYMAP_CATCHUP_S) get here; they block.
                 time.sleep(pause)
 
     async def apply_async(self, events: Iterable[InputEvent]) -> None:
@@ -272,7 +278,7 @@ class InputInjector:
                 case Button():
                     self._button(event.button, event.down)
                 case Key(down=True):
-                    keycode, shifted = yield from self._keycode_for(event.keysym)
+                    keycode, shifted = yield from self._keycode_for([event.keysym])
                     self._press_key(event.keysym, keycode, shifted)
                 case Key(down=False):
                     self._release_key(event.keysym)
@@ -322,22 +328,45 @@ class InputInjector:
 
     # -- keys ------------------------------------------------------------------------------
 
-    def _keycode_for(self, keysym: int) -> Generator[float, None, tuple[int, bool]]:
-        """The keycode (and whether it needs Shift) for `keysym`, borrowing one if needed."""
-        found = self._keymap.lookup(keysym)
-        if found is not None:
-            self._scratch.touch(found[0])
-            return found
-        keycode = self._scratch.pick(self._keymap, self._held_keycodes())
-        if keycode is None:
+    def _keycode_for(
+        self, keysyms: Sequence[int], at: int = 0
+    ) -> Generator[float, None, tuple[int, bool]]:
+        """The keycode (and whether it needs Shift) for `keysyms[at]`, borrowing one if needed.
+
+        Borrowing also covers the keysyms after it (up to BORROW_AHEAD), so that a text with
+        many unmapped symbols pauses once per batch of them, not once per symbol.
+        """
+        found = self._keymap.lookup(keysyms[at])
+        if found is None:
+            found = yield from self._borrow(keysyms[at : at + BORROW_AHEAD])
+        self._scratch.touch(found[0])
+        return found
+
+    def _borrow(self, keysyms: Sequence[int]) -> Generator[float, None, tuple[int, bool]]:
+        """Put the unmapped `keysyms` (at least the first) on spare keycodes, then pause.
+
+        Clients apply a new mapping when they get to its MappingNotify, and some (Chromium)
+        only after the key events already queued behind it, so the pause lets every client
+        see the mapping before a keystroke needs it. Returns where the first keysym went.
+        """
+        missing = [k for k in dict.fromkeys(keysyms) if self._keymap.lookup(k) is None]
+        if self._scratch.pick(self._keymap, self._held_keycodes()) is None:
+            # Every borrowed keycode was used in this burst: let the clients look those
+            # keystrokes up before any of the keycodes changes meaning.
             self._sync()
             yield KEYMAP_CATCHUP_S
             self._scratch.fresh.clear()
+        for keysym in missing:
             keycode = self._scratch.pick(self._keymap, self._held_keycodes())
             if keycode is None:
-                raise InputError("every spare keycode is held down")
-        self._scratch.lend(self._keymap, keycode, keysym)
-        return keycode, False
+                break
+            self._scratch.lend(self._keymap, keycode, keysym)
+        found = self._keymap.lookup(keysyms[0])
+        if found is None:
+            raise InputError("every spare keycode is held down")
+        self._sync()
+        yield KEYMAP_CATCHUP_S
+        return found
 
     def _press_key(self, keysym: int, keycode: int, shifted: bool) -> None:
         auto_shift = shifted and not self._shift_is_down()
@@ -359,8 +388,10 @@ class InputInjector:
             self._fake(X.KeyRelease, self._shift_keycode())
 
     def _type(self, text: str) -> Generator[float, None, None]:
-        for ch in text.replace("\r\n", "\n"):
-            keycode, shifted = yield from self._keycode_for(keysym_for_char(ch))
+        # A Windows line ending is one Return, not two.
+        keysyms = [keysym_for_char(ch) for ch in text.replace("\r\n", "\n")]
+        for i in range(len(keysyms)):
+            keycode, shifted = yield from self._keycode_for(keysyms, i)
             with_shift = shifted and not self._shift_is_down()
             if with_shift:
                 self._fake(X.KeyPress, self._shift_keycode())

@@ -1,0 +1,1 @@
+"""Tests of the guest side against a real Xvfb."""
