@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 MAX_SLEEP_SECONDS = 100.0
 MAX_TEXT_CHARS = 100_000
+MAX_EVENTS = 10_000  # per input.apply request
 
 
 class _Event(BaseModel):

@@ -32,14 +32,15 @@ from Xlib.ext import damage
 # - Chromium paints on its own frame clock: first change 20-60 ms after input (111 ms at
 #   worst), then 60-90 ms between frames during page loads and smooth scrolls, done by
 #   100-230 ms. Quiet windows of 30-60 ms returned mid-load; 135-150 ms was always right.
-# QUIET 100 ms sits above Chromium's largest gap seen before any adaptation, so its second
-# frame is never missed; after that the 1.5x-gap rule widens the window to ~135 ms for it,
-# while X11 apps, whose gaps are tiny, settle ~100 ms after their last paint.
-# GRACE 200 ms covers Chromium's slowest first reaction (111 ms) with room for a busy machine;
-# it is what a true no-op (or a pointer move that hovers over nothing) costs.
+# QUIET 60 ms: X11 apps settle ~60 ms after their last paint, which keeps a click or key step
+# on a static app under 100 ms; once Chromium shows a gap, the 1.5x-gap rule widens the window
+# to ~90-135 ms for it (research: a 75 ms window after the first change was right 8/8 at
+# 1280x800 for page loads and smooth scrolls; deskhand bench measures this every run).
+# GRACE 80 ms covers Chromium's usual first reaction (20-60 ms at 1280x800); it is what a true
+# no-op (a click on nothing, a pointer move that hovers over nothing) costs.
 # MAX 2 s is the old fixed sleep: only continuous animation reaches it.
-DEFAULT_QUIET_MS = 100.0
-DEFAULT_GRACE_MS = 200.0
+DEFAULT_QUIET_MS = 60.0
+DEFAULT_GRACE_MS = 80.0
 DEFAULT_MAX_MS = 2000.0
 GAP_FACTOR = 1.5
 QUIET_CAP_FACTOR = 4.0

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from deskhand.computer import Computer, GuestConnectionLost, GuestError, SettleParams
-from deskhand.guest.events import Button, InputEvent, Key, Move, Sleep, Text
+from deskhand.guest.events import MAX_EVENTS, Button, InputEvent, Key, Move, Sleep, Text
 from deskhand.tools import imaging, inputs
 from deskhand.tools.keys import UnknownKeyError, parse_keys
 from deskhand.tools.results import ToolResult
@@ -252,7 +252,14 @@ async def _left_click_drag(tool: ComputerTool, params: inputs.DragInput) -> Tool
 
 async def _key(tool: ComputerTool, params: inputs.KeyInput) -> ToolResult:
     combo = _with_modifiers(params.text, [])
-    return await tool._act(combo * (params.repeat or 1))
+    repeat = params.repeat or 1
+    if len(combo) * repeat > MAX_EVENTS:  # e.g. a 100-key combination repeated 100 times
+        raise inputs.ToolInputError(
+            f"Invalid input for key ({tool.spec.api_type}): {len(combo) // 2} keys repeated"
+            f" {repeat} times is more than one action can press; lower repeat to at most"
+            f" {MAX_EVENTS // len(combo)} or send the keys in several actions"
+        )
+    return await tool._act(combo * repeat)
 
 
 async def _hold_key(tool: ComputerTool, params: inputs.HoldKeyInput) -> ToolResult:
