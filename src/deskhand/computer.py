@@ -21,6 +21,7 @@ import numpy.typing as npt
 
 from deskhand import wire
 from deskhand.framebuf import SharedFrameFile
+from deskhand.guest import settle
 from deskhand.guest.events import InputEvent
 
 CONNECT_TIMEOUT = 10.0
@@ -57,9 +58,11 @@ class Frame:
 
 @dataclass(frozen=True)
 class SettleParams:
-    quiet_ms: float = 60
-    grace_ms: float = 80
-    max_ms: float = 2000
+    """How the guest decides the screen has settled (see deskhand.guest.settle)."""
+
+    quiet_ms: float = settle.DEFAULT_QUIET_MS
+    grace_ms: float = settle.DEFAULT_GRACE_MS
+    max_ms: float = settle.DEFAULT_MAX_MS
 
     def as_args(self) -> dict[str, float]:
         return {"quiet_ms": self.quiet_ms, "grace_ms": self.grace_ms, "max_ms": self.max_ms}
@@ -130,20 +133,34 @@ class GuestConnection:
                 future.set_exception(error)
         self._pending.clear()
 
-    async def call(self, op: str, **args: Any) -> tuple[dict[str, Any], bytes]:
-        if self._reader_task is None or self._reader_task.done():
+    async def call(
+        self, op: str, blob: bytes = b"", /, **args: Any
+    ) -> tuple[dict[str, Any], bytes]:
+        """Run one operation; `blob` is an optional binary request body (e.g. file contents).
+
+        `op` and `blob` are positional-only, so every keyword is an argument of the operation.
+        """
+        if self._reader_task is None or self._reader_task.done() or self._writer.is_closing():
             raise GuestConnectionLost()
         request_id = next(self._ids)
         future: asyncio.Future[wire.Message] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = future
         try:
             async with self._write_lock:
-                await wire.write_message(self._writer, {"id": request_id, "op": op, "args": args})
+                if self._writer.is_closing():  # the guest went away while we waited our turn
+                    raise GuestConnectionLost()
+                await wire.write_message(
+                    self._writer, {"id": request_id, "op": op, "args": args}, blob
+                )
             message = await future
         except ConnectionError as exc:
             raise GuestConnectionLost(str(exc)) from exc
         finally:
             self._pending.pop(request_id, None)
+            if future.done() and not future.cancelled():
+                future.exception()  # the reader may have failed it after we stopped waiting
+            else:
+                future.cancel()
         header = message.header
         if not header.get("ok"):
             error = header.get("error") or {}

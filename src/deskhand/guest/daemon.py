@@ -101,6 +101,8 @@ class GuestServer:
                 args = header.get("args", {})
                 if not isinstance(args, dict):
                     raise TypeError("args must be an object")
+                if message.blob:  # a request body goes to ops whose arguments declare `blob`
+                    args = {**args, "blob": message.blob}
                 result, blob = await handler(args)
                 reply = {"ok": True, "result": result}
         except ValidationError as exc:
@@ -161,7 +163,7 @@ async def serve(
         async with server:
             await server_state.stopping.wait()
         watcher.cancel()
-        service.close()
+        await service.close()
     finally:
         await session.stop()
 

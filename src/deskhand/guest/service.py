@@ -17,10 +17,13 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from deskhand.framebuf import SharedFrameFile
+from deskhand.guest import settle
 from deskhand.guest.capture import ScreenCapture
-from deskhand.guest.events import InputEvent
+from deskhand.guest.events import MAX_EVENTS, InputEvent
+from deskhand.guest.files import FileService
 from deskhand.guest.session import DesktopSession
 from deskhand.guest.settle import SettleWatcher
+from deskhand.guest.shell import ShellService
 from deskhand.guest.vnc import VncServer
 from deskhand.guest.xinput import InputInjector
 
@@ -45,13 +48,13 @@ class GrabArgs(_Args):
 
 
 class SettleArgs(_Args):
-    quiet_ms: float = Field(default=60, ge=0, le=5000)
-    grace_ms: float = Field(default=80, ge=0, le=5000)
-    max_ms: float = Field(default=2000, ge=0, le=30000)
+    quiet_ms: float = Field(default=settle.DEFAULT_QUIET_MS, ge=0, le=5000)
+    grace_ms: float = Field(default=settle.DEFAULT_GRACE_MS, ge=0, le=5000)
+    max_ms: float = Field(default=settle.DEFAULT_MAX_MS, ge=0, le=30000)
 
 
 class InputArgs(_Args):
-    events: list[InputEvent] = Field(max_length=10_000)
+    events: list[InputEvent] = Field(max_length=MAX_EVENTS)
     settle: SettleArgs | None = None
 
 
@@ -97,6 +100,9 @@ class GuestService:
             "proc.launch": self._wrap(LaunchArgs, self.launch),
             "vnc.start": self._wrap(VncArgs, self.start_vnc),
         }
+        self.shells = ShellService(session.env, session.config.home)
+        self.handlers.update(self.shells.handlers())
+        self.handlers.update(FileService(session.config.home).handlers())
 
     @staticmethod
     def _wrap(model: type[ArgsT], func: Callable[[ArgsT], Awaitable[Result]]) -> Handler:
@@ -200,7 +206,8 @@ class GuestService:
             )
         return {"socket": self.vnc.socket_path.name, "password": self.vnc.password}, b""
 
-    def close(self) -> None:
+    async def close(self) -> None:
+        await self.shells.close()
         if self.vnc is not None:
             self.vnc.stop()
         for shared in self.frame_files.values():

@@ -214,6 +214,86 @@ SPECS: dict[str, ComputerToolSpec] = {
 }
 
 
+@dataclass(frozen=True)
+class CommandToolSpec:
+    """One version of the bash or text-editor tool: a single tool whose input names a command.
+
+    Bash inputs are `command` and `restart`; editor inputs are `command` (one of `commands`),
+    `path` and the command's parameters. `insert_param` is the name `insert` takes for its text
+    in that version; `max_characters` says whether the definition may carry that view limit.
+    """
+
+    api_type: str
+    name: str
+    beta_flag: str | None
+    family: Literal["bash", "editor"]
+    commands: tuple[str, ...] = ()
+    insert_param: str = "insert_text"
+    max_characters: bool = False
+
+    def tool_definition(self, *, max_characters: int | None = None) -> dict[str, object]:
+        """The `tools[]` entry: type and name, plus max_characters where the version has it."""
+        definition: dict[str, object] = {"type": self.api_type, "name": self.name}
+        if max_characters is not None:
+            if not self.max_characters:
+                raise ValueError(f"{self.api_type} has no max_characters setting")
+            if max_characters < 1:
+                raise ValueError("max_characters must be at least 1")
+            definition["max_characters"] = max_characters
+        return definition
+
+
+_EDITOR_WITH_UNDO = ("view", "create", "str_replace", "insert", "undo_edit")
+_EDITOR = ("view", "create", "str_replace", "insert")
+# The 2024-10-22 bash and editor tools shipped under the computer-use beta of that date, the
+# 2025-01-24 ones under its successor; the later editors need no beta flag.
+COMMAND_SPECS: dict[str, CommandToolSpec] = {
+    spec.api_type: spec
+    for spec in (
+        CommandToolSpec("bash_20241022", "bash", "computer-use-2024-10-22", "bash"),
+        CommandToolSpec("bash_20250124", "bash", "computer-use-2025-01-24", "bash"),
+        CommandToolSpec(
+            "text_editor_20241022",
+            "str_replace_editor",
+            "computer-use-2024-10-22",
+            "editor",
+            _EDITOR_WITH_UNDO,
+            insert_param="new_str",
+        ),
+        CommandToolSpec(
+            "text_editor_20250124",
+            "str_replace_editor",
+            "computer-use-2025-01-24",
+            "editor",
+            _EDITOR_WITH_UNDO,
+            insert_param="new_str",
+        ),
+        CommandToolSpec(
+            "text_editor_20250429", "str_replace_based_edit_tool", None, "editor", _EDITOR
+        ),
+        CommandToolSpec(
+            "text_editor_20250728",
+            "str_replace_based_edit_tool",
+            None,
+            "editor",
+            _EDITOR,
+            max_characters=True,
+        ),
+    )
+}
+
+
+def get_command_spec(api_type: str) -> CommandToolSpec:
+    """Look up a bash or text-editor version; the error lists the known types."""
+    try:
+        return COMMAND_SPECS[api_type]
+    except KeyError:
+        known = ", ".join(COMMAND_SPECS)
+        raise ValueError(
+            f"Unknown bash/editor tool type {api_type!r}; known types: {known}"
+        ) from None
+
+
 def get_spec(api_type: str) -> ComputerToolSpec:
     """Look up a version by its API type; the error lists the known types."""
     try:
