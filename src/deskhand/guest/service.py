@@ -8,7 +8,10 @@ and the framing do not change.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import os
+import signal
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -17,14 +20,15 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from deskhand.framebuf import SharedFrameFile
-from deskhand.guest import settle
+from deskhand.guest import processes, settle
 from deskhand.guest.capture import ScreenCapture
-from deskhand.guest.events import MAX_EVENTS, InputEvent
+from deskhand.guest.events import MAX_EVENTS, Button, InputEvent, Move
 from deskhand.guest.files import FileService
 from deskhand.guest.session import DesktopSession
 from deskhand.guest.settle import SettleWatcher
 from deskhand.guest.shell import ShellService
 from deskhand.guest.vnc import VncServer
+from deskhand.guest.windows import WindowInspector
 from deskhand.guest.xinput import InputInjector
 
 Result = tuple[dict[str, Any], bytes | memoryview]
@@ -32,6 +36,7 @@ Handler = Callable[[dict[str, Any]], Awaitable[Result]]
 ArgsT = TypeVar("ArgsT", bound=BaseModel)
 
 MAX_RUN_OUTPUT = 1024 * 1024
+RUN_DRAIN_SECONDS = 2.0
 
 
 class _Args(BaseModel):
@@ -87,6 +92,7 @@ class GuestService:
         self.capture = ScreenCapture(name)
         self.injector = InputInjector(name)
         self.settler = SettleWatcher(name)
+        self.windows = WindowInspector(name)
         # Input and settle share one timeline: one action at a time, in arrival order.
         self.input_lock = asyncio.Lock()
         self.handlers: dict[str, Handler] = {
@@ -160,11 +166,20 @@ class GuestService:
                 raise
             result: dict[str, Any] = {"input_ms": (time.perf_counter() - start) * 1000}
             if args.settle:
-                report = await self.settler.wait(
-                    args.settle.quiet_ms, args.settle.grace_ms, args.settle.max_ms
+                target = self._target_class(args.events)
+                quiet, grace = settle.profile_for(
+                    target, args.settle.quiet_ms, args.settle.grace_ms
                 )
-                result["settle"] = dataclasses.asdict(report)
+                report = await self.settler.wait(quiet, grace, args.settle.max_ms)
+                result["settle"] = {**dataclasses.asdict(report), "target": target}
         return result, b""
+
+    def _target_class(self, events: list[InputEvent]) -> str | None:
+        """The application the action went to: pointer actions hit the window under the
+        pointer, keyboard actions the active window."""
+        if any(isinstance(event, Move | Button) for event in events):
+            return self.windows.pointer_class()
+        return self.windows.active_class()
 
     async def cursor(self, _: NoArgs) -> Result:
         x, y = self.injector.cursor_position()
@@ -186,8 +201,7 @@ class GuestService:
             out, err = await asyncio.wait_for(proc.communicate(), args.timeout)
         except TimeoutError:
             timed_out = True
-            proc.kill()
-            out, err = await proc.communicate()
+            out, err = await _kill_tree(proc)
         return {
             "returncode": proc.returncode,
             "timed_out": timed_out,
@@ -208,7 +222,23 @@ class GuestService:
 
     async def close(self) -> None:
         await self.shells.close()
+        self.windows.close()
         if self.vnc is not None:
             self.vnc.stop()
         for shared in self.frame_files.values():
             shared.close()
+
+
+async def _kill_tree(proc: asyncio.subprocess.Process) -> tuple[bytes, bytes]:
+    """Kill a timed-out program with everything it started, and collect what it printed.
+
+    Killing only the direct child is not enough: a grandchild that inherited the pipes keeps
+    communicate() waiting forever, so the whole tree goes, and the wait for output is bounded.
+    """
+    for pid in [proc.pid, *processes.descendants(proc.pid)]:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    try:
+        return await asyncio.wait_for(proc.communicate(), RUN_DRAIN_SECONDS)
+    except TimeoutError:
+        return b"", b"(output lost: a process outside the command's tree held its pipes)"
