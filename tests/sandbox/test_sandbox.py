@@ -215,3 +215,13 @@ def test_cli_sigterm_stops_the_desktop_and_removes_its_files() -> None:
     assert _all_gone(bwrap)
     assert not desktops[0].exists()
     shutil.rmtree(tmp_path)
+
+
+async def test_run_timeout_kills_the_whole_tree_and_returns(desktop: Desktop) -> None:
+    # The background sleep inherits the pipes: killing only `sh` would wait for it forever.
+    start = time.monotonic()
+    result = await desktop.computer.run(["sh", "-c", "sleep 100 & sleep 100"], timeout=1)
+    assert result.timed_out
+    assert time.monotonic() - start < 4
+    leftover = await desktop.computer.run(["sh", "-c", "ps -eo args | grep -c '^sleep 100'"])
+    assert leftover.stdout.strip() == "0"
