@@ -144,5 +144,49 @@ def doctor(no_sandbox: NoSandboxOption = False) -> None:
         raise typer.Exit(1)
 
 
+@app.command()
+def bench(
+    steps: Annotated[
+        int, typer.Option(min=1, help="Steps per action type (the reference does a quarter, >= 3).")
+    ] = 20,
+    screen: SizeOption = "1280x800",
+    image_format: Annotated[
+        str, typer.Option("--format", help="Screenshot format for the steps: png, jpeg or webp.")
+    ] = "png",
+    no_reference: Annotated[
+        bool, typer.Option("--no-reference", help="Skip the reference demo's way (~2.3 s a step).")
+    ] = False,
+    json_file: Annotated[
+        str | None, typer.Option("--json", help="Also write every number to this JSON file.")
+    ] = None,
+) -> None:
+    """Time each action type (action, settle, capture, scale, encode) against the reference."""
+    from pathlib import Path
+
+    from rich.console import Console as OutputConsole
+
+    from deskhand.bench import BenchConfig, run_bench
+    from deskhand.bench.report import print_report, progress_bar
+    from deskhand.bench.runner import image_format as parse_format
+
+    options = desktop_options(screen, no_sandbox=False)
+
+    async def main() -> None:
+        config = BenchConfig(
+            desktop=options,
+            image_format=parse_format(image_format),
+            steps=steps,
+            reference_steps=0 if no_reference else None,
+        )
+        with progress_bar(console) as progress:
+            results = await run_bench(config, progress)
+        print_report(OutputConsole(), results)
+        if json_file:
+            results.write_json(Path(json_file))
+            console.print(f"wrote {json_file}")
+
+    run_async(main)
+
+
 if __name__ == "__main__":
     app()
