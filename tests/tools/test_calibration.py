@@ -37,11 +37,8 @@ TARGET_SIZE = 5
 @pytest.fixture(scope="module", params=list(MODEL_SIZES), ids=lambda size: "{}x{}".format(*size))
 async def desk(request: pytest.FixtureRequest) -> AsyncIterator[Desktop]:
     width, height = request.param
-    desk = await Desktop.start(DesktopOptions(width=width, height=height))
-    try:
+    async with await Desktop.start(DesktopOptions(width=width, height=height)) as desk:
         yield desk
-    finally:
-        await desk.stop()
 
 
 @pytest.fixture(scope="module")

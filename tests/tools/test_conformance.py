@@ -110,11 +110,8 @@ def decode(result: ToolResult) -> npt.NDArray[np.uint8]:
 
 @pytest.fixture(scope="module")
 async def desk() -> AsyncIterator[Desktop]:
-    desk = await Desktop.start(DesktopOptions(width=WIDTH, height=HEIGHT))
-    try:
+    async with await Desktop.start(DesktopOptions(width=WIDTH, height=HEIGHT)) as desk:
         yield desk
-    finally:
-        await desk.stop()
 
 
 @pytest.fixture(scope="module")

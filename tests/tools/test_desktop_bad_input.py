@@ -230,11 +230,8 @@ BATTERY = [
 
 @pytest.fixture(scope="module")
 async def desk() -> AsyncIterator[Desktop]:
-    desk = await Desktop.start(DesktopOptions(width=WIDTH, height=HEIGHT))
-    try:
+    async with await Desktop.start(DesktopOptions(width=WIDTH, height=HEIGHT)) as desk:
         yield desk
-    finally:
-        await desk.stop()
 
 
 @pytest.fixture(scope="module")

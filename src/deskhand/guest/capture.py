@@ -9,13 +9,14 @@ the model has to see where the pointer is.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import mss
 import numpy as np
 import numpy.typing as npt
 from Xlib import display as xdisplay
+
+from deskhand.guest.closing import Closing
 
 Pixels = npt.NDArray[np.uint8]
 
@@ -44,7 +45,7 @@ class _Cursor:
     pixels: Pixels
 
 
-class ScreenCapture:
+class ScreenCapture(Closing):
     """Grabs the whole screen of one X display (e.g. ":99")."""
 
     def __init__(self, display: str) -> None:
@@ -94,17 +95,6 @@ class ScreenCapture:
     def close(self) -> None:
         self._sct.close()
         self._xdisplay.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _require_xfixes(self) -> None:
         if not self._xdisplay.has_extension("XFIXES"):

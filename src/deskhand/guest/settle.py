@@ -20,11 +20,12 @@ import asyncio
 import contextlib
 import time
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from Xlib import display as xdisplay
 from Xlib.ext import damage
+
+from deskhand.guest.closing import Closing
 
 # Defaults, from the measurements in research/screen-io-perf.md (section 5):
 # - X11 clients (xterm, openbox menus) change the screen 2-6 ms after input and finish within
@@ -121,7 +122,7 @@ class _Armed:
     loop: asyncio.AbstractEventLoop
 
 
-class SettleWatcher:
+class SettleWatcher(Closing):
     """Watches one X display (e.g. ":99") for damage; `arm()` before an action, then `wait()`."""
 
     def __init__(self, display: str) -> None:
@@ -192,17 +193,6 @@ class SettleWatcher:
     def close(self) -> None:
         self._disarm()
         self._display.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _on_readable(self) -> None:
         events = self._drain()

@@ -17,12 +17,12 @@ import time
 from collections import OrderedDict
 from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from Xlib import X
 from Xlib import display as xdisplay
 
+from deskhand.guest.closing import Closing
 from deskhand.guest.events import Button, InputEvent, Key, Move, Sleep, Text
 
 NO_SYMBOL = 0
@@ -170,7 +170,7 @@ class _Scratch:
                 del self.borrowed[keycode]
 
 
-class InputInjector:
+class InputInjector(Closing):
     """Replays `deskhand.guest.events` input events on one X display (e.g. ":99") via XTEST."""
 
     def __init__(self, display: str) -> None:
@@ -251,17 +251,6 @@ class InputInjector:
             self.restore_keymap()
         finally:
             self._display.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- driving ---------------------------------------------------------------------------
 
