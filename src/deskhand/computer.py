@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from deskhand import wire
-from deskhand.framebuf import SharedFrameFile
+from deskhand.framebuf import FrameFileError, SharedFrameReader
 from deskhand.guest import settle
 from deskhand.guest.events import InputEvent
 
@@ -180,7 +180,7 @@ class Computer:
 
     def __init__(self, connection: GuestConnection, frames_dir: Path | None = None) -> None:
         self.connection = connection
-        self._frames = SharedFrameFile(frames_dir / "screen") if frames_dir else None
+        self._frames = SharedFrameReader(frames_dir, "screen") if frames_dir else None
         self._grab_lock = asyncio.Lock()  # one shared frame file: one grab at a time
 
     async def health(self) -> dict[str, Any]:
@@ -199,9 +199,12 @@ class Computer:
             return Frame(np.frombuffer(blob, dtype=np.uint8).reshape(height, width, 4))
         async with self._grab_lock:
             result, _ = await self.connection.call(
-                "screen.grab", cursor=cursor, shm=self._frames.path.name
+                "screen.grab", cursor=cursor, shm=self._frames.name
             )
-            return Frame(self._frames.read(int(result["width"]), int(result["height"])))
+            try:
+                return Frame(self._frames.read(int(result["width"]), int(result["height"])))
+            except FrameFileError as exc:  # only a misbehaving guest gets here
+                raise GuestError("bad_frame", str(exc)) from exc
 
     async def apply(
         self, events: Sequence[InputEvent], settle: SettleParams | None = None

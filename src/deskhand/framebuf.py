@@ -1,9 +1,15 @@
 """Screen frames through shared memory, for guests that share a tmpfs with the host.
 
-Moving a 4 MB frame through a stream socket costs 20-35 ms in asyncio; writing it into a memory
-mapped file on tmpfs (/dev/shm, bound into the sandbox) and copying it out on the host costs
-about 1 ms each side. The protocol still carries the request and the frame's size; only the
-pixels take this path. Guests without a shared tmpfs (TCP) send the pixels as the reply's blob.
+Moving a 4 MB frame through a stream socket costs 20-35 ms in asyncio; writing it into a file on
+tmpfs (/dev/shm, bound into the sandbox) and reading it on the host costs about 1 ms each side.
+The protocol still carries the request and the frame's size; only the pixels take this path.
+Guests without a shared tmpfs (TCP) send the pixels as the reply's blob.
+
+The folder is writable from inside the sandbox, so the host trusts nothing in it: it opens the
+file relative to a descriptor of the folder with O_NOFOLLOW (a symlink planted by the sandbox
+cannot make the host read one of its own files into a screenshot), requires a regular file, and
+copies with pread rather than mmap (a guest truncating the file mid-read gets a short read and
+an error, not a SIGBUS in the host).
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import mmap
 import os
 import re
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -19,43 +26,69 @@ import numpy.typing as npt
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
 
+class FrameFileError(RuntimeError):
+    """The shared frame file is missing, not a regular file, or shorter than the frame."""
+
+
 def frames_root() -> Path | None:
     """The host tmpfs for frame files, or None when there is none (then frames use the socket)."""
     shm = Path("/dev/shm")
     return shm if shm.is_dir() and os.access(shm, os.W_OK) else None
 
 
-class SharedFrameFile:
-    """One memory-mapped frame file; the guest writes it, the host reads it."""
+class SharedFrameWriter:
+    """The guest's side: one memory-mapped frame file it rewrites for every capture."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._map: mmap.mmap | None = None
 
-    def _mapping(self, size: int, grow: bool) -> mmap.mmap:
-        if self._map is not None and len(self._map) >= size:
-            return self._map
-        self.close()
-        fd = os.open(self.path, os.O_RDWR | (os.O_CREAT if grow else 0), 0o600)
-        try:
-            if grow and os.fstat(fd).st_size < size:
-                os.ftruncate(fd, size)
-            self._map = mmap.mmap(fd, size)
-        finally:
-            os.close(fd)
-        return self._map
-
     def write(self, pixels: npt.NDArray[np.uint8]) -> None:
-        target = self._mapping(pixels.nbytes, grow=True)
-        np.frombuffer(target, dtype=np.uint8, count=pixels.nbytes)[:] = pixels.reshape(-1)
-
-    def read(self, width: int, height: int) -> npt.NDArray[np.uint8]:
-        """A private copy of the frame, so the next write cannot change it under the caller."""
-        size = width * height * 4
-        source = self._mapping(size, grow=False)
-        return np.frombuffer(source, dtype=np.uint8, count=size).reshape(height, width, 4).copy()
+        size = pixels.nbytes
+        if self._map is None or len(self._map) < size:
+            self.close()
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+            try:
+                if os.fstat(fd).st_size < size:
+                    os.ftruncate(fd, size)
+                self._map = mmap.mmap(fd, size)
+            finally:
+                os.close(fd)
+        np.frombuffer(self._map, dtype=np.uint8, count=size)[:] = pixels.reshape(-1)
 
     def close(self) -> None:
         if self._map is not None:
             self._map.close()
             self._map = None
+
+
+class SharedFrameReader:
+    """The host's side: reads frames out of `folder / name` without trusting the folder."""
+
+    def __init__(self, folder: Path, name: str) -> None:
+        if not NAME.match(name):
+            raise ValueError(f"bad frame file name {name!r}")
+        self.name = name
+        self._folder_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+
+    def read(self, width: int, height: int) -> npt.NDArray[np.uint8]:
+        """A private copy of the frame (the next capture cannot change it under the caller)."""
+        size = width * height * 4
+        try:
+            fd = os.open(self.name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=self._folder_fd)
+        except OSError as exc:
+            raise FrameFileError(f"cannot open the shared frame file: {exc}") from exc
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise FrameFileError("the shared frame file is not a regular file")
+            pixels = np.empty(size, dtype=np.uint8)
+            if os.preadv(fd, [pixels.data], 0) != size:
+                raise FrameFileError("the shared frame file is shorter than the frame")
+        finally:
+            os.close(fd)
+        return pixels.reshape(height, width, 4)
+
+    def close(self) -> None:
+        if self._folder_fd >= 0:
+            os.close(self._folder_fd)
+            self._folder_fd = -1

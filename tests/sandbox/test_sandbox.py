@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from deskhand.computer import GuestError
 from deskhand.guest import processes
 from deskhand.sandbox.backends import BubblewrapBackend, SandboxUnavailable
 from deskhand.sandbox.desktop import Desktop, DesktopOptions
@@ -151,6 +152,7 @@ def test_refuses_clearly_without_bubblewrap(monkeypatch: pytest.MonkeyPatch) -> 
 
 HOLDER = """
 import asyncio, json, sys
+from deskhand.computer import GuestError
 from deskhand.guest import processes
 from deskhand.sandbox.desktop import Desktop, DesktopOptions
 async def main():
@@ -225,3 +227,32 @@ async def test_run_timeout_kills_the_whole_tree_and_returns(desktop: Desktop) ->
     assert time.monotonic() - start < 4
     leftover = await desktop.computer.run(["sh", "-c", "ps -eo args | grep -c '^sleep 100'"])
     assert leftover.stdout.strip() == "0"
+
+
+async def test_frames_folder_cannot_make_the_host_read_its_own_files() -> None:
+    """The shared frames folder is writable from inside: a planted symlink or a truncated file
+    must give an error, never host bytes in a screenshot and never a crash of the host."""
+    secret = Path(tempfile.mkdtemp(prefix="dh-secret-")) / "secret"
+    secret.write_bytes(b"A" * (1280 * 800 * 4))
+    async with await Desktop.start(DesktopOptions(width=1280, height=800)) as desk:
+        frame = await desk.computer.screenshot()
+        assert not (frame.pixels == ord("A")).all()
+        planted = await desk.computer.run(
+            [
+                "sh",
+                "-c",
+                f"ln -sf {secret} /run/deskhand-frames/screen.new && "
+                "mv -f /run/deskhand-frames/screen.new /run/deskhand-frames/screen",
+            ]
+        )
+        assert planted.returncode == 0, planted.stderr
+        with pytest.raises(GuestError, match="bad_frame"):
+            await desk.computer.screenshot()
+        truncated = await desk.computer.run(
+            ["sh", "-c", "rm -f /run/deskhand-frames/screen && : > /run/deskhand-frames/screen"]
+        )
+        assert truncated.returncode == 0, truncated.stderr
+        with pytest.raises(GuestError, match="bad_frame"):
+            await desk.computer.screenshot()
+        assert (await desk.computer.health())["ok"]
+    shutil.rmtree(secret.parent)

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from deskhand.framebuf import SharedFrameFile
+from deskhand.framebuf import SharedFrameWriter
 from deskhand.guest import processes, settle
 from deskhand.guest.capture import ScreenCapture
 from deskhand.guest.events import MAX_EVENTS, Button, InputEvent, Move
@@ -85,7 +85,7 @@ class GuestService:
         self.session = session
         self.socket_dir = socket_dir
         self.frames_dir = frames_dir
-        self.frame_files: dict[str, SharedFrameFile] = {}
+        self.frame_files: dict[str, SharedFrameWriter] = {}
         self.vnc: VncServer | None = None
         self.started = time.monotonic()
         name = session.display_name
@@ -140,7 +140,7 @@ class GuestService:
         if args.shm is not None and self.frames_dir is not None:
             shared = self.frame_files.get(args.shm)
             if shared is None:
-                shared = self.frame_files[args.shm] = SharedFrameFile(self.frames_dir / args.shm)
+                shared = self.frame_files[args.shm] = SharedFrameWriter(self.frames_dir / args.shm)
             shared.write(frame.data)
             result["shm"] = args.shm
         else:
