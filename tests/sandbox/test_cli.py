@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
-from deskhand.sandbox.desktop import Desktop
+from deskhand.sandbox.desktop import Desktop, DesktopOptions
 
 RFB_VNC_AUTHENTICATION = 2
 
@@ -74,3 +77,27 @@ def test_doctor_names_the_fix_when_a_program_is_missing() -> None:
     assert result.returncode == 1
     assert "apt-get install xvfb" in result.stderr
     assert "apt-get install bubblewrap" in result.stderr
+
+
+async def test_vnc_relay_refuses_a_socket_planted_by_the_sandbox() -> None:
+    """A symlink planted in the sockets folder must not turn the VNC port into a door to one of
+    the host's own Unix sockets."""
+    folder = Path(tempfile.mkdtemp(prefix="dh-host-"))
+    reached: list[bool] = []
+
+    async def host_service(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        reached.append(True)
+        writer.close()
+
+    host_server = await asyncio.start_unix_server(host_service, folder / "host.sock")
+    async with host_server, await Desktop.start(DesktopOptions(width=800, height=600)) as desk:
+        vnc = await desk.expose_vnc()
+        planted = await desk.computer.run(
+            ["ln", "-sfn", str(folder / "host.sock"), "/run/deskhand/vnc.sock"]
+        )
+        assert planted.returncode == 0, planted.stderr
+        reader, writer = await asyncio.open_connection(vnc.host, vnc.port)
+        assert await asyncio.wait_for(reader.read(), 10) == b""  # closed, nothing relayed
+        writer.close()
+    shutil.rmtree(folder)
+    assert reached == []

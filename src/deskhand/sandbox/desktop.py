@@ -18,6 +18,9 @@ import json
 import os
 import secrets
 import shutil
+import socket
+import stat
+import struct
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +29,7 @@ from typing import IO
 
 from deskhand.computer import Computer, GuestConnection
 from deskhand.framebuf import frames_root
-from deskhand.guest import apps
+from deskhand.guest import apps, processes
 from deskhand.relay import relay_to
 from deskhand.sandbox.backends import Backend, DesktopPaths, guest_command, select_backend
 
@@ -199,12 +202,32 @@ class Desktop:
         vnc_socket = self.paths.sockets / name
 
         async def open_vnc() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-            return await asyncio.open_unix_connection(vnc_socket)
+            return await self.open_inside(vnc_socket)
 
         server = await asyncio.start_server(relay_to(open_vnc), "127.0.0.1", port)
         self._servers.append(server)
         bound = int(server.sockets[0].getsockname()[1])
         return VncEndpoint("127.0.0.1", bound, password, vnc_socket)
+
+    async def open_inside(self, path: Path) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """Connect to a Unix socket the sandbox created, refusing any other listener.
+
+        The sockets folder is writable from inside the sandbox, so a planted symlink could point
+        the host at one of its own sockets (docker's, the host X server's). The kernel's
+        SO_PEERCRED names the process that accepted: it must belong to this desktop. The
+        lstat check refuses symlinks before connecting; the peer check closes the race.
+        """
+        if not stat.S_ISSOCK(path.lstat().st_mode):  # a symlink or anything else: refuse
+            raise ConnectionRefusedError(f"{path} is not a socket")
+        reader, writer = await asyncio.open_unix_connection(path)
+        sock = writer.get_extra_info("socket")
+        peer_pid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[
+            0
+        ]
+        if peer_pid not in processes.descendants(self.process.pid):
+            writer.close()
+            raise ConnectionRefusedError(f"{path} is not served from inside this desktop")
+        return reader, writer
 
     async def stop(self) -> None:
         """Shut the desktop down and remove its files; safe to call more than once."""
