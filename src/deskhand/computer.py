@@ -22,9 +22,12 @@ import numpy.typing as npt
 from deskhand import wire
 from deskhand.framebuf import FrameFileError, SharedFrameReader
 from deskhand.guest import settle
-from deskhand.guest.events import InputEvent
+from deskhand.guest.events import InputEvent, Sleep
 
 CONNECT_TIMEOUT = 10.0
+DEFAULT_DEADLINE = 60.0  # seconds a guest may take for one operation before it counts as lost
+DEADLINE_MARGIN = 30.0  # added to operations that wait on purpose (sleeps, commands)
+MAX_SCREEN_SIDE = 16384
 
 
 class GuestError(RuntimeError):
@@ -117,28 +120,38 @@ class GuestConnection:
         return self
 
     async def _read_replies(self) -> None:
+        """Match replies to calls until the stream ends; then fail every call still waiting.
+
+        Replies come from inside the sandbox and are not trusted: anything malformed ends the
+        connection instead of the reader, so no call is left waiting forever.
+        """
         error: GuestError = GuestConnectionLost()
         try:
             while True:
                 message = await wire.read_message(self._reader)
-                future = self._pending.pop(message.header.get("id", -1), None)
+                request_id = message.header.get("id")
+                future = self._pending.pop(request_id, None) if type(request_id) is int else None
                 if future is not None and not future.done():
                     future.set_result(message)
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
-        except wire.ProtocolError as exc:
+        except Exception as exc:
             error = GuestConnectionLost(f"protocol error: {exc}")
-        for future in self._pending.values():
-            if not future.done():
-                future.set_exception(error)
-        self._pending.clear()
+        finally:
+            for future in self._pending.values():
+                if not future.done():
+                    future.set_exception(error)
+            self._pending.clear()
+            self._writer.close()
 
     async def call(
-        self, op: str, blob: bytes = b"", /, **args: Any
+        self, op: str, blob: bytes = b"", deadline: float = DEFAULT_DEADLINE, /, **args: Any
     ) -> tuple[dict[str, Any], bytes]:
         """Run one operation; `blob` is an optional binary request body (e.g. file contents).
 
-        `op` and `blob` are positional-only, so every keyword is an argument of the operation.
+        `op`, `blob` and `deadline` are positional-only, so every keyword is an argument of the
+        operation. A guest that does not answer within `deadline` seconds (stopped, hung, or
+        hostile) is treated as lost: the connection is closed and GuestConnectionLost raised.
         """
         if self._reader_task is None or self._reader_task.done() or self._writer.is_closing():
             raise GuestConnectionLost()
@@ -152,7 +165,12 @@ class GuestConnection:
                 await wire.write_message(
                     self._writer, {"id": request_id, "op": op, "args": args}, blob
                 )
-            message = await future
+            message = await asyncio.wait_for(future, deadline)
+        except TimeoutError:
+            self._writer.close()
+            raise GuestConnectionLost(
+                f"the guest did not answer {op} within {deadline:g} s"
+            ) from None
         except ConnectionError as exc:
             raise GuestConnectionLost(str(exc)) from exc
         finally:
@@ -163,9 +181,14 @@ class GuestConnection:
                 future.cancel()
         header = message.header
         if not header.get("ok"):
-            error = header.get("error") or {}
-            raise GuestError(error.get("code", "internal"), error.get("message", "unknown error"))
-        return header.get("result", {}), message.blob
+            error = header.get("error")
+            if not isinstance(error, dict):
+                error = {}
+            raise GuestError(str(error.get("code", "internal")), str(error.get("message", "")))
+        result = header.get("result", {})
+        if not isinstance(result, dict):
+            raise GuestError("bad_reply", f"{op} answered with a {type(result).__name__}")
+        return result, message.blob
 
     async def close(self) -> None:
         if self._reader_task is not None:
@@ -195,23 +218,31 @@ class Computer:
         """The whole screen at native resolution (with the pointer drawn in unless cursor=False)."""
         if self._frames is None:
             result, blob = await self.connection.call("screen.grab", cursor=cursor)
-            height, width = int(result["height"]), int(result["width"])
+            width, height = _frame_size(result)
+            if len(blob) != width * height * 4:
+                raise GuestError("bad_frame", "the frame's size does not match its pixels")
             return Frame(np.frombuffer(blob, dtype=np.uint8).reshape(height, width, 4))
         async with self._grab_lock:
             result, _ = await self.connection.call(
                 "screen.grab", cursor=cursor, shm=self._frames.name
             )
             try:
-                return Frame(self._frames.read(int(result["width"]), int(result["height"])))
+                # In a thread: a hostile guest must not be able to stall the event loop.
+                pixels = await asyncio.to_thread(self._frames.read, *_frame_size(result))
             except FrameFileError as exc:  # only a misbehaving guest gets here
                 raise GuestError("bad_frame", str(exc)) from exc
+            return Frame(pixels)
 
     async def apply(
         self, events: Sequence[InputEvent], settle: SettleParams | None = None
     ) -> dict[str, Any]:
         """Inject events in order; with `settle`, also wait until the screen is quiet again."""
+        sleeps = sum(event.seconds for event in events if isinstance(event, Sleep))
+        waits = sleeps + (settle.max_ms / 1000 if settle else 0)
         result, _ = await self.connection.call(
             "input.apply",
+            b"",
+            DEFAULT_DEADLINE + waits,
             events=[event.model_dump() for event in events],
             settle=settle.as_args() if settle else None,
         )
@@ -230,11 +261,22 @@ class Computer:
     ) -> RunResult:
         """Run a program inside the sandbox (argv, never a shell string) and wait for it."""
         result, _ = await self.connection.call(
-            "proc.run", argv=list(argv), timeout=timeout, env=env or {}
+            "proc.run",
+            b"",
+            timeout + DEADLINE_MARGIN,
+            argv=list(argv),
+            timeout=timeout,
+            env=env or {},
         )
-        return RunResult(
-            result["returncode"], result["stdout"], result["stderr"], result["timed_out"]
-        )
+        try:
+            return RunResult(
+                result["returncode"],
+                str(result["stdout"]),
+                str(result["stderr"]),
+                bool(result["timed_out"]),
+            )
+        except KeyError as exc:
+            raise GuestError("bad_reply", f"proc.run answered without {exc}") from None
 
     async def launch(self, argv: Sequence[str]) -> int:
         """Start a program on the desktop without waiting for it; returns its PID in the guest."""
@@ -250,3 +292,16 @@ class Computer:
         await self.connection.close()
         if self._frames is not None:
             self._frames.close()
+
+
+def _frame_size(result: dict[str, Any]) -> tuple[int, int]:
+    """The (width, height) a grab reply announces, refused unless it is a plausible screen."""
+    width, height = result.get("width"), result.get("height")
+    if not (
+        type(width) is int
+        and type(height) is int
+        and 0 < width <= MAX_SCREEN_SIDE
+        and 0 < height <= MAX_SCREEN_SIDE
+    ):
+        raise GuestError("bad_frame", f"implausible frame size {width!r}x{height!r}")
+    return width, height

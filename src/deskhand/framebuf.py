@@ -75,7 +75,10 @@ class SharedFrameReader:
         """A private copy of the frame (the next capture cannot change it under the caller)."""
         size = width * height * 4
         try:
-            fd = os.open(self.name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=self._folder_fd)
+            # O_NONBLOCK: a FIFO planted in the folder must not block the open forever.
+            fd = os.open(
+                self.name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=self._folder_fd
+            )
         except OSError as exc:
             raise FrameFileError(f"cannot open the shared frame file: {exc}") from exc
         try:

@@ -179,6 +179,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="guest %(levelname)s %(message)s")
     processes.become_subreaper()
+    processes.make_undumpable()
     token = sys.stdin.readline().strip()
     if not token:
         sys.exit("deskhand-guest: no token on stdin")

@@ -7,7 +7,9 @@ debugging and is never chosen implicitly.
 
 from __future__ import annotations
 
+import os
 import shutil
+import stat
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -193,7 +195,7 @@ class BubblewrapBackend:
     def wrap(self, paths: DesktopPaths, guest_argv: list[str]) -> list[str]:
         _write_identity(paths.etc)
         args = [
-            "bwrap",
+            shutil.which("bwrap") or "bwrap",  # the launcher's PATH is minimal
             "--unshare-all",
             "--unshare-user",
             "--die-with-parent",
@@ -266,17 +268,44 @@ def _top_level_links() -> list[str]:
 
 
 def _masks(empty_file: Path) -> list[str]:
-    """Hide secrets in /etc behind an empty directory or an empty file (not /dev/null: a host
-    /dev mounted nodev would make the masked file unreadable instead of empty)."""
+    """Hide secrets in /etc behind an empty directory or an empty file.
+
+    The sandbox user maps to the user running deskhand (often root), so the sandbox could read
+    every file that user owns. Besides the named secrets, anything in /etc that is not readable
+    by everyone (mode o+r) is masked: what the host keeps private stays private whatever it is.
+    An empty file, not /dev/null: a host /dev mounted nodev would make the mask unreadable.
+    """
     etc = Path("/etc")
+    dirs = {etc / name for name in MASKED_ETC_DIRS if (etc / name).is_dir()}
+    files = {etc / name for name in MASKED_ETC_FILES if (etc / name).is_file()}
+    for folder, subdirs, names in os.walk(etc):
+        here = Path(folder)
+        for name in list(subdirs):
+            path = here / name
+            if not path.is_symlink() and not _world_readable(path, stat.S_IROTH | stat.S_IXOTH):
+                dirs.add(path)
+                subdirs.remove(name)  # masked whole: no need to look inside
+        files.update(
+            here / name
+            for name in names
+            if (here / name).is_file()
+            and not (here / name).is_symlink()
+            and not _world_readable(here / name, stat.S_IROTH)
+        )
     args: list[str] = []
-    for name in MASKED_ETC_DIRS:
-        if (etc / name).is_dir():
-            args += ["--tmpfs", str(etc / name)]
-    for name in MASKED_ETC_FILES:
-        if (etc / name).is_file():
-            args += ["--ro-bind", str(empty_file), str(etc / name)]
+    for path in sorted(dirs):
+        args += ["--tmpfs", str(path)]
+    for path in sorted(files):
+        if not any(folder in path.parents for folder in dirs):
+            args += ["--ro-bind", str(empty_file), str(path)]
     return args
+
+
+def _world_readable(path: Path, bits: int) -> bool:
+    try:
+        return path.lstat().st_mode & bits == bits
+    except OSError:
+        return False
 
 
 def _write_identity(folder: Path) -> None:

@@ -28,7 +28,7 @@ from types import TracebackType
 from typing import IO
 
 from deskhand.computer import Computer, GuestConnection
-from deskhand.framebuf import frames_root
+from deskhand.framebuf import NAME, frames_root
 from deskhand.guest import apps, processes
 from deskhand.relay import relay_to
 from deskhand.sandbox.backends import Backend, DesktopPaths, guest_command, select_backend
@@ -53,8 +53,28 @@ def base_dir() -> Path:
     if root is None or len(str(root)) > MAX_BASE_DIR_CHARS:
         root = Path(tempfile.gettempdir()) / f"deskhand-{os.getuid()}"
     root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = root.lstat()
+    # In a shared /tmp another user could have created it first (then plant symlinks in it).
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+        raise DesktopError(
+            f"{root} is not a directory owned by you; remove it or set XDG_RUNTIME_DIR"
+        )
     root.chmod(0o700)
     return root
+
+
+def _open_lock(path: Path) -> IO[bytes]:
+    """Open (never truncate, never through a symlink) the lock file of a display number."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    return os.fdopen(fd, "rb+")
+
+
+def _desktop_paths(root: Path, name: str) -> DesktopPaths:
+    """Where desktop `name` keeps its files: under `root`, frames on the host tmpfs if any."""
+    shm = frames_root()
+    return DesktopPaths(
+        root / "desktops" / name, shm / f"deskhand-{os.getuid()}-{name}" if shm else None
+    )
 
 
 @dataclass(frozen=True)
@@ -88,7 +108,7 @@ class DisplayLease:
         for number in DISPLAY_RANGE:
             if Path(f"/tmp/.X{number}-lock").exists() or Path(f"/tmp/.X11-unix/X{number}").exists():
                 continue  # in use by an X server outside deskhand
-            handle = (folder / f"{number}.lock").open("wb")
+            handle = _open_lock(folder / f"{number}.lock")
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -154,11 +174,7 @@ class Desktop:
         root = base_dir()
         _remove_stale(root)
         lease = DisplayLease.acquire(root / "displays")
-        name = f"{lease.number}-{secrets.token_hex(4)}"
-        shm = frames_root()
-        paths = DesktopPaths(
-            root / "desktops" / name, shm / f"deskhand-{os.getuid()}-{name}" if shm else None
-        )
+        paths = _desktop_paths(root, f"{lease.number}-{secrets.token_hex(4)}")
         try:
             paths.create()
             return await cls._launch(options, backend, paths, lease)
@@ -173,8 +189,10 @@ class Desktop:
     ) -> Desktop:
         token = secrets.token_urlsafe(32)
         size = f"{options.width}x{options.height}"
-        argv = backend.wrap(
-            paths, guest_command(backend, paths, lease.number, size, ",".join(options.autostart))
+        argv = await asyncio.to_thread(  # scanning /etc for secrets to mask takes ~60 ms
+            backend.wrap,
+            paths,
+            guest_command(backend, paths, lease.number, size, ",".join(options.autostart)),
         )
         with (paths.root / "guest.log").open("ab") as log:
             process = await asyncio.create_subprocess_exec(
@@ -199,6 +217,8 @@ class Desktop:
     async def expose_vnc(self, port: int = 0, view_only: bool = True) -> VncEndpoint:
         """Serve the desktop's VNC on 127.0.0.1 only (password-protected); port 0 picks one."""
         name, password = await self.computer.start_vnc(view_only)
+        if not NAME.fullmatch(name.removesuffix(".sock")):
+            raise DesktopError(f"the guest named an unexpected VNC socket {name!r}")
         vnc_socket = self.paths.sockets / name
 
         async def open_vnc() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
@@ -272,12 +292,12 @@ def _remove_stale(root: Path) -> None:
         lock_path = root / "displays" / f"{number}.lock"
         if not number.isdigit() or not lock_path.exists():
             continue
-        with lock_path.open("wb") as handle:
+        with _open_lock(lock_path) as handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 continue  # a live desktop owns it
-            shutil.rmtree(path, ignore_errors=True)
+            _remove_files(_desktop_paths(root, path.name), keep_home=False)
 
 
 async def _read_ready(process: asyncio.subprocess.Process, paths: DesktopPaths) -> None:
@@ -306,6 +326,6 @@ async def _terminate(process: asyncio.subprocess.Process) -> None:
 
 
 def _host_env() -> dict[str, str]:
-    """The environment for the sandbox launcher: bwrap clears it again inside the sandbox."""
-    keep = ("PATH", "LANG", "LC_ALL")
-    return {key: os.environ[key] for key in keep if key in os.environ}
+    """A fixed environment for the sandbox launcher: nothing of the host's. (bwrap is PID 1 in
+    the sandbox, and its /proc/1/environ can be read from inside.)"""
+    return {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}

@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from deskhand.computer import Computer, GuestConnectionLost, GuestError
+from deskhand.computer import DEADLINE_MARGIN, Computer, GuestConnectionLost, GuestError
 from deskhand.tools.inputs import ToolInputError, preview
 from deskhand.tools.results import ToolResult
 from deskhand.tools.specs import CommandToolSpec, get_command_spec
@@ -91,6 +91,8 @@ class BashTool:
                 return ToolResult.from_error(NO_COMMAND)
             reply, _ = await self.computer.connection.call(
                 "shell.run",
+                b"",
+                self.timeout + DEADLINE_MARGIN,  # the guest's own timeout fires first
                 session=self.session,
                 command=command,
                 timeout=self.timeout,
