@@ -116,5 +116,6 @@ def test_capture_is_cheap(capture: ScreenCapture) -> None:
         start = time.perf_counter()
         capture.grab()
         timings.append(time.perf_counter() - start)
-    # ~1 ms measured; a subprocess or pure-Python capture would take 10-100x longer.
-    assert statistics.median(timings) < 0.010
+    # ~1 ms measured; a screenshot subprocess takes 60+ ms. The bound is loose on purpose:
+    # speed is measured by `deskhand bench`; this only catches a capture path gone wrong.
+    assert statistics.median(timings) < 0.050

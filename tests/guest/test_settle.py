@@ -69,7 +69,8 @@ async def test_no_op_settles_after_the_grace_period(
     report = await act(watcher, injector, [], grace_ms=150)
     assert not report.changed and report.damage_events == 0 and not report.timed_out
     assert report.first_change_ms is None and report.last_change_ms is None
-    assert 150 <= report.settled_ms < 250
+    # Upper bounds are loose: a busy 2-core CI machine can wake the event loop late.
+    assert 150 <= report.settled_ms < 600
 
 
 async def test_pointer_motion_damages_nothing(
@@ -94,8 +95,9 @@ async def test_keypress_settles_after_the_last_repaint(
     assert len(recorder.records("paint")) == 4
     last_paint = last_paint_ms(recorder, armed_at)
     assert report.last_change_ms is not None
-    assert last_paint - 5 <= report.last_change_ms <= last_paint + 20
-    assert report.settled_ms == pytest.approx(report.last_change_ms + 100, abs=15)
+    assert last_paint - 5 <= report.last_change_ms <= last_paint + 80
+    # Never before the quiet window has passed; late wake-ups are tolerated.
+    assert report.last_change_ms + 100 - 2 <= report.settled_ms <= report.last_change_ms + 200
     assert await settled_frame_is_final(capture)
 
 
@@ -117,7 +119,7 @@ async def test_continuous_animation_times_out(
     apps.recorder("--fullscreen", "--paint-at-ms", frames)
     report = await act(watcher, injector, PRESS_A, max_ms=400)
     assert report.timed_out and report.changed
-    assert 400 <= report.settled_ms < 500
+    assert 400 <= report.settled_ms < 900
     assert report.damage_events >= 10
 
 

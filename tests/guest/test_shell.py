@@ -122,12 +122,12 @@ async def test_stdin_is_empty_so_readers_return_at_once(shells: ShellService) ->
     )
     assert result["stdout"] == "read=1"
     assert "EOFError" in result["stderr"]
-    assert seconds < 2
+    assert seconds < 5  # stdin is /dev/null: nothing waits for the 10 s timeout
 
 
 async def test_unterminated_quote_and_heredoc_are_errors_not_hangs(shells: ShellService) -> None:
     quote, seconds = await timed(shells, "echo 'unterminated", timeout=10)
-    assert seconds < 2
+    assert seconds < 5  # a syntax error, not a wait for the 10 s timeout
     assert quote["exit_code"] == 2
     assert quote["stderr"].startswith("bash: line 1: unexpected EOF while looking for matching")
     heredoc = await run(shells, "cat <<EOF\nbody")
@@ -181,14 +181,14 @@ async def test_background_jobs_do_not_block_and_keep_running(shells: ShellServic
         f"sleep 31.{token} & nohup sleep 32.{token} >/dev/null 2>&1 & setsid sleep 33.{token} &"
         f" (sleep 34.{token} &); echo started",
     )
-    assert result["stdout"] == "started" and seconds < 1
+    assert result["stdout"] == "started" and seconds < 5  # far below any wait on the jobs
     await asyncio.sleep(0.1)
     assert len(sleeping(token)) == 4
 
 
 async def test_background_output_shows_up_in_the_next_call(shells: ShellService) -> None:
     await run(shells, "(sleep 0.2; echo late) &")
-    await asyncio.sleep(0.5)
+    await asyncio.sleep(1.5)  # generous: the background echo must have run on a busy machine
     assert (await run(shells, "echo now"))["stdout"] == "late\nnow"
 
 
@@ -200,7 +200,7 @@ async def test_timeout_interrupts_the_command_and_keeps_the_shell(shells: ShellS
     result, seconds = await timed(shells, "echo before; sleep 60; echo after", timeout=1)
     assert result["timed_out"] and result["exit_code"] is None
     assert result["stdout"] == "before" and not result["restarted"]
-    assert 1 <= seconds < 2
+    assert 1 <= seconds < 4
     assert (await run(shells, "echo $PWD $KEPT"))["stdout"] == "/tmp yes"
 
 
@@ -210,7 +210,7 @@ async def test_timeout_abandons_functions_and_loops_like_ctrl_c(shells: ShellSer
     )
     assert result["timed_out"] and result["stdout"] == ""
     looping, seconds = await timed(shells, "while :; do :; done", timeout=0.5)
-    assert looping["timed_out"] and not looping["restarted"] and seconds < 1.5
+    assert looping["timed_out"] and not looping["restarted"] and seconds < 4
     assert (await run(shells, "type f >/dev/null && echo still-defined"))["stdout"] == (
         "still-defined"
     )
@@ -219,7 +219,7 @@ async def test_timeout_abandons_functions_and_loops_like_ctrl_c(shells: ShellSer
 async def test_a_job_ignoring_sigint_is_terminated(shells: ShellService) -> None:
     result, seconds = await timed(shells, "bash -c 'trap \"\" INT; sleep 30'", timeout=0.5)
     assert result["timed_out"] and not result["restarted"]
-    assert seconds < 2.5
+    assert seconds < 5  # TERM after the ignored INT, long before the 30 s sleep ends
 
 
 async def test_an_unresponsive_shell_is_replaced_in_the_same_directory(
@@ -256,7 +256,7 @@ async def test_exit_reports_its_status_and_a_new_shell_takes_over(shells: ShellS
     result, seconds = await timed(shells, "echo bye; exit 3")
     assert result["stdout"] == "bye" and result["exit_code"] == 3 and result["restarted"]
     assert "exited with status 3" in result["note"] and "/tmp" in result["note"]
-    assert seconds < 1
+    assert seconds < 5  # the sleeping job holding the pipes is not waited for
     assert (await run(shells, "pwd"))["stdout"] == "/tmp"
 
 
@@ -302,11 +302,11 @@ async def test_sessions_are_independent_and_run_in_parallel(shells: ShellService
     await run(shells, "NAME=one", session="one")
     start = time.monotonic()
     one, two = await asyncio.gather(
-        run(shells, "sleep 0.5; echo ${NAME:-unset}", session="one"),
-        run(shells, "sleep 0.5; echo ${NAME:-unset}", session="two"),
+        run(shells, "sleep 1; echo ${NAME:-unset}", session="one"),
+        run(shells, "sleep 1; echo ${NAME:-unset}", session="two"),
     )
     assert (one["stdout"], two["stdout"]) == ("one", "unset")
-    assert time.monotonic() - start < 0.9
+    assert time.monotonic() - start < 1.8  # one after the other would take 2 s
 
 
 async def test_calls_to_one_session_run_one_after_the_other(shells: ShellService) -> None:

@@ -254,5 +254,6 @@ def test_injection_is_cheap(injector: InputInjector) -> None:
         start = time.perf_counter()
         injector.apply(click(100 + i, 100))
         timings.append(time.perf_counter() - start)
-    # ~0.2-0.3 ms measured; xdotool's click alone sleeps 112 ms.
-    assert statistics.median(timings) < 0.005
+    # ~0.2-0.3 ms measured; xdotool's click alone sleeps 112 ms. Loose on purpose: speed is
+    # measured by `deskhand bench`; this only catches hidden sleeps or subprocesses.
+    assert statistics.median(timings) < 0.050

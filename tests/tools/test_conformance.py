@@ -446,7 +446,7 @@ async def check_wait(case: Case, _: str) -> None:
     start = time.monotonic()
     result = await case.run("wait", duration=1)
     elapsed = time.monotonic() - start
-    assert 1.0 <= elapsed < 3.0
+    assert 1.0 <= elapsed < 5.0
     assert decode(result).shape[:2] == (MODEL_H, MODEL_W)
     assert await rec.settled(*INPUT_EVENTS, since=mark) == [], "wait must not touch the input"
 
