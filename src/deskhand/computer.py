@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from deskhand import wire
-from deskhand.framebuf import FrameFileError, SharedFrameReader
+from deskhand.framebuf import FRAME_FILE, FrameFileError, SharedFrameReader
 from deskhand.guest import settle
 from deskhand.guest.events import InputEvent, Sleep
 
@@ -203,7 +203,7 @@ class Computer:
 
     def __init__(self, connection: GuestConnection, frames_dir: Path | None = None) -> None:
         self.connection = connection
-        self._frames = SharedFrameReader(frames_dir, "screen") if frames_dir else None
+        self._frames = SharedFrameReader(frames_dir, FRAME_FILE) if frames_dir else None
         self._grab_lock = asyncio.Lock()  # one shared frame file: one grab at a time
 
     async def health(self) -> dict[str, Any]:

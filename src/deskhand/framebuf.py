@@ -1,7 +1,8 @@
 """Screen frames through shared memory, for guests that share a tmpfs with the host.
 
 Moving a 4 MB frame through a stream socket costs 20-35 ms in asyncio; writing it into a file on
-tmpfs (/dev/shm, bound into the sandbox) and reading it on the host costs about 1 ms each side.
+tmpfs (/dev/shm; only that one file is bound into the sandbox) and reading it on the host costs
+about 1 ms each side.
 The protocol still carries the request and the frame's size; only the pixels take this path.
 Guests without a shared tmpfs (TCP) send the pixels as the reply's blob.
 
@@ -14,7 +15,6 @@ an error, not a SIGBUS in the host).
 
 from __future__ import annotations
 
-import mmap
 import os
 import re
 import stat
@@ -24,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+FRAME_FILE = "screen"  # the one frame file of a desktop
 
 
 class FrameFileError(RuntimeError):
@@ -37,29 +38,27 @@ def frames_root() -> Path | None:
 
 
 class SharedFrameWriter:
-    """The guest's side: one memory-mapped frame file it rewrites for every capture."""
+    """The guest's side: rewrites one frame file for every capture.
+
+    pwrite, not mmap: the sandbox may truncate the file at any time, which would make writes
+    into a mapping fault (SIGBUS kills the guest); pwrite simply extends the file again.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._map: mmap.mmap | None = None
+        self._fd = -1
 
     def write(self, pixels: npt.NDArray[np.uint8]) -> None:
-        size = pixels.nbytes
-        if self._map is None or len(self._map) < size:
-            self.close()
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
-            try:
-                if os.fstat(fd).st_size < size:
-                    os.ftruncate(fd, size)
-                self._map = mmap.mmap(fd, size)
-            finally:
-                os.close(fd)
-        np.frombuffer(self._map, dtype=np.uint8, count=size)[:] = pixels.reshape(-1)
+        if self._fd < 0:
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        data = pixels.reshape(-1).data
+        if os.pwrite(self._fd, data, 0) != pixels.nbytes:
+            raise OSError(f"short write to {self.path}")
 
     def close(self) -> None:
-        if self._map is not None:
-            self._map.close()
-            self._map = None
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
 
 class SharedFrameReader:

@@ -17,12 +17,17 @@ from pathlib import Path
 from typing import Protocol
 
 import deskhand
+from deskhand.framebuf import FRAME_FILE
 
 SANDBOX_USER = "user"
 SANDBOX_UID = 1000
 SANDBOX_HOME = Path("/home/user")
 SANDBOX_SOCKET_DIR = Path("/run/deskhand")
 SANDBOX_FRAMES_DIR = Path("/run/deskhand-frames")
+TMP_BYTES = 2 * 1024**3
+SMALL_TMPFS_BYTES = 256 * 1024**2
+# No file written inside the sandbox may exceed this (downloads, the shared frame file).
+MAX_FILE_BYTES = 4 * 1024**3
 SANDBOX_RUNTIME_DIR = Path(f"/run/user/{SANDBOX_UID}")
 
 # Files in /etc that say something about the host or its secrets; the sandbox sees empty ones.
@@ -70,10 +75,16 @@ class DesktopPaths:
     def guest_socket(self) -> Path:
         return self.sockets / "guest.sock"
 
+    @property
+    def frame_file(self) -> Path | None:
+        return self.frames / FRAME_FILE if self.frames else None
+
     def create(self) -> None:
         for path in (self.root, self.home, self.sockets, self.etc, self.frames):
             if path is not None:
                 path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if self.frame_file is not None:
+            self.frame_file.touch(mode=0o600)
 
 
 class Backend(Protocol):
@@ -219,16 +230,23 @@ class BubblewrapBackend:
             "/proc",
             "--dev",
             "/dev",
+            # The sandbox's tmpfs mounts are host RAM: each gets a size.
+            "--size",
+            str(TMP_BYTES),
             "--tmpfs",
             "/tmp",
             "--perms",
             "1777",
             "--dir",
             "/tmp/.X11-unix",
+            "--size",
+            str(SMALL_TMPFS_BYTES),
             "--tmpfs",
             "/var",
             "--dir",
             "/var/tmp",
+            "--size",
+            str(SMALL_TMPFS_BYTES),
             "--tmpfs",
             "/run",
             "--perms",
@@ -241,7 +259,13 @@ class BubblewrapBackend:
             "--bind",
             str(paths.sockets),
             str(SANDBOX_SOCKET_DIR),
-            *(["--bind", str(paths.frames), str(SANDBOX_FRAMES_DIR)] if paths.frames else []),
+            # Only the one frame file, never the host tmpfs folder: nothing else can be
+            # created in host RAM, and the file's size is capped by RLIMIT_FSIZE.
+            *(
+                ["--bind", str(paths.frame_file), str(SANDBOX_FRAMES_DIR / FRAME_FILE)]
+                if paths.frame_file
+                else []
+            ),
             *_python_binds(),
             "--clearenv",
             *_env(),

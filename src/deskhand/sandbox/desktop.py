@@ -16,6 +16,7 @@ import contextlib
 import fcntl
 import json
 import os
+import resource
 import secrets
 import shutil
 import socket
@@ -31,7 +32,13 @@ from deskhand.computer import Computer, GuestConnection
 from deskhand.framebuf import NAME, frames_root
 from deskhand.guest import apps, processes
 from deskhand.relay import relay_to
-from deskhand.sandbox.backends import Backend, DesktopPaths, guest_command, select_backend
+from deskhand.sandbox.backends import (
+    MAX_FILE_BYTES,
+    Backend,
+    DesktopPaths,
+    guest_command,
+    select_backend,
+)
 
 DISPLAY_RANGE = range(100, 1000)
 START_TIMEOUT = 30.0
@@ -202,6 +209,7 @@ class Desktop:
                 stderr=log,
                 start_new_session=True,  # Ctrl-C in the terminal reaches us, not the desktop
                 env=_host_env(),
+                preexec_fn=_limit_file_size,
             )
         assert process.stdin is not None and process.stdout is not None
         process.stdin.write(token.encode() + b"\n")
@@ -329,3 +337,8 @@ def _host_env() -> dict[str, str]:
     """A fixed environment for the sandbox launcher: nothing of the host's. (bwrap is PID 1 in
     the sandbox, and its /proc/1/environ can be read from inside.)"""
     return {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
+
+
+def _limit_file_size() -> None:
+    """Runs in the launcher before exec; inherited by everything in the sandbox."""
+    resource.setrlimit(resource.RLIMIT_FSIZE, (MAX_FILE_BYTES, MAX_FILE_BYTES))
