@@ -165,7 +165,10 @@ asyncio.run(main())
 
 def _holder(sandbox: bool) -> tuple[subprocess.Popen[str], dict[str, object]]:
     proc = subprocess.Popen(
-        [PY, "-c", HOLDER.format(sandbox=sandbox)], stdout=subprocess.PIPE, text=True
+        [PY, "-c", HOLDER.format(sandbox=sandbox)],
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=processes.die_with_parent,  # an interrupted test run leaves no desktop
     )
     assert proc.stdout is not None
     line = proc.stdout.readline()
@@ -198,6 +201,7 @@ def test_cli_sigterm_stops_the_desktop_and_removes_its_files() -> None:
     env = {**os.environ, "XDG_RUNTIME_DIR": str(tmp_path)}
     proc = subprocess.Popen(
         [PY, "-m", "deskhand.cli", "desktop", "--screen", "800x600"],
+        preexec_fn=processes.die_with_parent,  # an interrupted test run leaves no desktop
         stderr=subprocess.PIPE,
         text=True,
         env=env,
