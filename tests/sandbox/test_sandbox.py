@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from deskhand.guest import processes
+from deskhand.guest.apps import app_argv
 from deskhand.sandbox.backends import BubblewrapBackend, SandboxUnavailable
 from deskhand.sandbox.desktop import Desktop, DesktopOptions
 
@@ -153,6 +154,7 @@ HOLDER = """
 import asyncio, json, sys
 from deskhand.computer import GuestError
 from deskhand.guest import processes
+from deskhand.guest.apps import app_argv
 from deskhand.sandbox.desktop import Desktop, DesktopOptions
 async def main():
     desk = await Desktop.start(DesktopOptions(width=640, height=480, sandbox={sandbox}))
@@ -254,3 +256,22 @@ async def test_the_frame_file_cannot_be_replaced_from_inside() -> None:
         frame = await desk.computer.screenshot()
         assert frame.pixels.shape == (800, 1280, 4)
         assert (await desk.computer.health())["ok"]
+
+
+async def test_chromium_keeps_its_own_sandbox_inside_ours(desktop: Desktop) -> None:
+    """Chromium's renderers run in namespaces of their own, nested in the desktop's: a
+    compromised renderer cannot see the home folder or the rest of the desktop."""
+    await desktop.computer.launch(app_argv("browser", "about:blank"))
+    probe = (
+        "r=$(pgrep -f -- '-[-]type=renderer' | head -1); test -n \"$r\" || exit 3; "
+        "for ns in user pid net; do "
+        '[ "$(readlink /proc/$r/ns/$ns)" != "$(readlink /proc/self/ns/$ns)" ] || exit 4; '
+        "done; echo isolated"
+    )
+    deadline = time.monotonic() + 30
+    result = await desktop.computer.run(["sh", "-c", probe])
+    while result.returncode == 3 and time.monotonic() < deadline:
+        await asyncio.sleep(0.5)
+        result = await desktop.computer.run(["sh", "-c", probe])
+    await desktop.computer.run(["pkill", "-f", "chromium"])
+    assert result.stdout.strip() == "isolated", (result.returncode, result.stderr)

@@ -11,13 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
-# Chromium runs inside the deskhand sandbox, which already isolates it (own user, PID and network
-# namespaces). Its own setuid/namespace sandbox cannot nest inside an unprivileged user namespace,
-# so it is switched off; the rest keeps it off the network and quiet (no sync, no component or
-# safe-browsing updates, no crash uploads, no first-run UI).
+# Chromium keeps its own sandbox: its namespace sandbox nests inside deskhand's unprivileged
+# user namespace (renderers get their own user, PID and network namespaces; tested), so a
+# compromised renderer cannot reach the home folder even though both run inside the desktop.
+# The rest keeps it off the network and quiet (no sync, component or safe-browsing updates, no
+# crash uploads, no first-run UI).
 CHROMIUM_FLAGS = (
-    "--no-sandbox",
-    "--test-type",  # hides the "unsupported command-line flag" info bar --no-sandbox would show
     "--no-first-run",
     "--no-default-browser-check",
     "--disable-background-networking",
