@@ -12,9 +12,11 @@ import asyncio
 import contextlib
 import ctypes
 import os
+import re
 import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 _PR_SET_PDEATHSIG = 1
@@ -73,36 +75,83 @@ async def spawn(
     )
 
 
-def descendants(root: int | None = None) -> list[int]:
-    """PIDs of every process below `root` (default: this process), deepest first."""
-    root = os.getpid() if root is None else root
+@dataclass(frozen=True)
+class ProcessInfo:
+    """What /proc/PID/stat says about one process."""
+
+    pid: int
+    ppid: int
+    pgid: int
+    sid: int
+    state: str
+    start: int  # clock ticks after boot
+
+
+_STAT_TAIL = re.compile(r"\) (\S) (-?\d+) (-?\d+) (-?\d+)(?: \S+){15} (\d+)")
+
+
+def read_stat(pid: int | str) -> ProcessInfo | None:
+    """The process's stat line, or None if it is gone (or unreadable)."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name may contain spaces and parentheses: the fields follow the last ')'.
+    match = _STAT_TAIL.match(text, text.rindex(")"))
+    if match is None:
+        return None
+    state, ppid, pgid, sid, start = match.groups()
+    return ProcessInfo(int(pid), int(ppid), int(pgid), int(sid), state, int(start))
+
+
+def proc_entries(folder: str) -> list[str]:
+    """Names in a /proc folder (plain strings: the shell's watchdog calls this often)."""
+    try:
+        with os.scandir(folder) as entries:
+            return [entry.name for entry in entries]
+    except OSError:
+        return []
+
+
+def scan() -> list[ProcessInfo]:
+    """Every process visible here."""
+    return [info for name in proc_entries("/proc") if name.isdigit() and (info := read_stat(name))]
+
+
+def tree(procs: list[ProcessInfo], root: int) -> list[int]:
+    """PIDs of every process below `root` in `procs`, deepest first."""
     children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # The command name may contain spaces and parentheses: fields follow the last ')'.
-        ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
-        children.setdefault(ppid, []).append(int(entry.name))
+    for info in procs:
+        children.setdefault(info.ppid, []).append(info.pid)
     found: list[int] = []
+    seen: set[int] = set()
     stack = [root]
     while stack:
         for child in children.get(stack.pop(), []):
-            found.append(child)
-            stack.append(child)
+            if child not in seen:  # a PID reused during the scan must not loop the walk
+                seen.add(child)
+                found.append(child)
+                stack.append(child)
     return found[::-1]
+
+
+def descendants(root: int | None = None) -> list[int]:
+    """PIDs of every process below `root` (default: this process), deepest first."""
+    return tree(scan(), os.getpid() if root is None else root)
+
+
+def kill_all(pids: Iterable[int], sig: int) -> None:
+    """Send `sig` to each PID, skipping the ones that are already gone."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
 
 
 def kill_descendants(grace_seconds: float = 1.0) -> None:
     """TERM every descendant, give them `grace_seconds`, then KILL what is left and reap it."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
         pids = descendants()
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, sig)
+        kill_all(pids, sig)
         deadline = time.monotonic() + (grace_seconds if sig == signal.SIGTERM else 5.0)
         while pids and time.monotonic() < deadline:
             _reap()

@@ -8,9 +8,7 @@ and the framing do not change.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
-import os
 import signal
 import time
 from collections.abc import Awaitable, Callable
@@ -235,9 +233,7 @@ async def _kill_tree(proc: asyncio.subprocess.Process) -> tuple[bytes, bytes]:
     Killing only the direct child is not enough: a grandchild that inherited the pipes keeps
     communicate() waiting forever, so the whole tree goes, and the wait for output is bounded.
     """
-    for pid in [proc.pid, *processes.descendants(proc.pid)]:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
+    processes.kill_all([proc.pid, *processes.descendants(proc.pid)], signal.SIGKILL)
     try:
         return await asyncio.wait_for(proc.communicate(), RUN_DRAIN_SECONDS)
     except TimeoutError:

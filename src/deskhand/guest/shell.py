@@ -38,7 +38,6 @@ import asyncio
 import contextlib
 import dataclasses
 import os
-import re
 import resource
 import secrets
 import shlex
@@ -596,45 +595,10 @@ def _write_proc(path: str, value: int) -> None:
         os.close(fd)
 
 
-@dataclass(frozen=True)
-class _Proc:
-    pid: int
-    ppid: int
-    pgid: int
-    sid: int
-    state: str
-    start: int
-
-
-_STAT_TAIL = re.compile(r"\) (\S) (-?\d+) (-?\d+) (-?\d+)(?: \S+){15} (\d+)")
-
-
-def _stat(pid: int | str) -> _Proc | None:
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # The command name may contain spaces and parentheses: the fields follow the last ')'.
-    match = _STAT_TAIL.match(text, text.rindex(")"))
-    if match is None:
-        return None
-    state, ppid, pgid, sid, start = match.groups()
-    return _Proc(int(pid), int(ppid), int(pgid), int(sid), state, int(start))
-
-
-def _entries(folder: str) -> list[str]:
-    """Names in a /proc folder (plain strings: the watchdog calls this 20 times a second)."""
-    try:
-        with os.scandir(folder) as entries:
-            return [entry.name for entry in entries]
-    except OSError:
-        return []
-
-
 def _children(pid: int) -> set[int]:
     """Direct children of `pid`, from every one of its threads."""
     found: set[int] = set()
-    for tid in _entries(f"/proc/{pid}/task"):
+    for tid in processes.proc_entries(f"/proc/{pid}/task"):
         with contextlib.suppress(OSError):
             found.update(map(int, Path(f"/proc/{pid}/task/{tid}/children").read_text().split()))
     return found
@@ -643,7 +607,7 @@ def _children(pid: int) -> set[int]:
 def _process_count() -> int:
     """Processes visible here: a cheap upper bound for the tree size (the sandbox's namespace
     shows only the desktop's own processes)."""
-    return sum(1 for name in _entries("/proc") if name.isdigit())
+    return sum(1 for name in processes.proc_entries("/proc") if name.isdigit())
 
 
 def _tree_size(root: int, limit: int) -> int:
@@ -668,7 +632,7 @@ def _foreground_group(shell: int, before: set[int]) -> int | None:
     jobs = [
         proc
         for pid in _children(shell) - before
-        if (proc := _stat(pid)) is not None
+        if (proc := processes.read_stat(pid)) is not None
         and proc.pgid == proc.pid
         and proc.sid == shell
         and proc.state != "Z"
@@ -677,34 +641,16 @@ def _foreground_group(shell: int, before: set[int]) -> int | None:
     return newest.pgid if newest is not None else None
 
 
-def _scan() -> list[_Proc]:
-    return [proc for name in _entries("/proc") if name.isdigit() and (proc := _stat(name))]
-
-
-def _session_members(shell: int, alive: bool) -> list[_Proc]:
+def _session_members(shell: int, alive: bool) -> list[processes.ProcessInfo]:
     """Live processes the shell started, without itself: its session and, while it lives (its
     PID cannot have been reused), its process tree, setsid'd programs included."""
-    procs = _scan()
-    tree = _descendants(procs, shell) if alive else set()
+    procs = processes.scan()
+    tree = set(processes.tree(procs, shell)) if alive else set()
     return [
         proc
         for proc in procs
         if proc.pid != shell and proc.state != "Z" and (proc.pid in tree or proc.sid == shell)
     ]
-
-
-def _descendants(procs: list[_Proc], root: int) -> set[int]:
-    children: dict[int, list[int]] = {}
-    for proc in procs:
-        children.setdefault(proc.ppid, []).append(proc.pid)
-    found: set[int] = set()
-    stack = [root]
-    while stack:
-        for child in children.get(stack.pop(), []):
-            if child not in found:
-                found.add(child)
-                stack.append(child)
-    return found
 
 
 def _kill_session(shell: int, alive: bool) -> set[int]:
@@ -724,9 +670,7 @@ def _kill_session(shell: int, alive: bool) -> set[int]:
         for group in {proc.pgid for proc in members} - {shell}:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(group, signal.SIGKILL)
-        for proc in members:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(proc.pid, signal.SIGKILL)
+        processes.kill_all((proc.pid for proc in members), signal.SIGKILL)
         killed.update(proc.pid for proc in members)
         time.sleep(0.01)
     if alive:
@@ -739,7 +683,7 @@ def _reap_orphans(shell: int, killed: set[int]) -> None:
     """Collect the zombies a dead shell left: they were re-parented to the guest (a subreaper),
     which does not otherwise wait for processes it did not start."""
     me = os.getpid()
-    for proc in _scan():
+    for proc in processes.scan():
         if proc.ppid == me and proc.state == "Z" and (proc.sid == shell or proc.pid in killed):
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(proc.pid, os.WNOHANG)
