@@ -76,6 +76,11 @@ class DesktopPaths:
         return self.sockets / "guest.sock"
 
     @property
+    def log(self) -> Path:
+        """The guest's stderr: what a failed start reports."""
+        return self.root / "guest.log"
+
+    @property
     def frame_file(self) -> Path | None:
         return self.frames / FRAME_FILE if self.frames else None
 

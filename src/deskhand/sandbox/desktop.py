@@ -70,10 +70,20 @@ def base_dir() -> Path:
     return root
 
 
-def _open_lock(path: Path) -> IO[bytes]:
-    """Open (never truncate, never through a symlink) the lock file of a display number."""
+def _try_lock(path: Path) -> IO[bytes] | None:
+    """Take the lock file of a display number exclusively, or None if a live desktop holds it.
+
+    Opened without truncating and never through a symlink; the lock lasts until the handle is
+    closed (or its process dies).
+    """
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-    return os.fdopen(fd, "rb+")
+    handle = os.fdopen(fd, "rb+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    return handle
 
 
 def _desktop_paths(root: Path, name: str) -> DesktopPaths:
@@ -115,13 +125,9 @@ class DisplayLease:
         for number in DISPLAY_RANGE:
             if Path(f"/tmp/.X{number}-lock").exists() or Path(f"/tmp/.X11-unix/X{number}").exists():
                 continue  # in use by an X server outside deskhand
-            handle = _open_lock(folder / f"{number}.lock")
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                handle.close()
-                continue
-            return cls(number, handle)
+            handle = _try_lock(folder / f"{number}.lock")
+            if handle is not None:
+                return cls(number, handle)
         raise DesktopError("no free display number")
 
     def release(self) -> None:
@@ -171,7 +177,7 @@ class Desktop:
 
     @property
     def log_path(self) -> Path:
-        return self.paths.root / "guest.log"
+        return self.paths.log
 
     @classmethod
     async def start(cls, options: DesktopOptions | None = None) -> Desktop:
@@ -201,7 +207,7 @@ class Desktop:
             paths,
             guest_command(backend, paths, lease.number, size, ",".join(options.autostart)),
         )
-        with (paths.root / "guest.log").open("ab") as log:
+        with paths.log.open("ab") as log:
             process = await asyncio.create_subprocess_exec(
                 *argv,
                 stdin=asyncio.subprocess.PIPE,
@@ -300,11 +306,10 @@ def _remove_stale(root: Path) -> None:
         lock_path = root / "displays" / f"{number}.lock"
         if not number.isdigit() or not lock_path.exists():
             continue
-        with _open_lock(lock_path) as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                continue  # a live desktop owns it
+        handle = _try_lock(lock_path)
+        if handle is None:
+            continue  # a live desktop owns it
+        with handle:
             _remove_files(_desktop_paths(root, path.name), keep_home=False)
 
 
@@ -316,7 +321,7 @@ async def _read_ready(process: asyncio.subprocess.Process, paths: DesktopPaths) 
             if json.loads(line).get("ready"):
                 return
     await process.wait()
-    log = (paths.root / "guest.log").read_text(errors="replace").strip().splitlines()
+    log = paths.log.read_text(errors="replace").strip().splitlines()
     detail = "\n".join(log[-15:]) or f"exit status {process.returncode}"
     raise DesktopError(f"the desktop did not start:\n{detail}")
 
