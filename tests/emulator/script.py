@@ -2,7 +2,7 @@
 
 A test writes a `Script`: a queue of turns, each one of
 - `Reply`: a model message (`Text`, `Thinking` and `ToolUse` blocks, a stop reason, optional
-  usage numbers that override the emulator's estimate);
+  usage numbers that override the emulator's estimate, an optional `delay_s` per event);
 - `ApiError`: an Anthropic error answer (HTTP status, error type, headers such as
   `retry-after-ms` or `x-should-retry`), or, with `mid_stream=True` on a streaming request,
   a 200 whose stream breaks off with an `error` event after `message_start`, as the API's
@@ -102,6 +102,9 @@ class Reply:
     # Keys of the API's usage object (input_tokens, cache_read_input_tokens, ...) that replace
     # the emulator's estimate.
     usage: Mapping[str, int] = field(default_factory=dict)
+    # Seconds to wait before each event of a stream (before a JSON answer: once), to play a
+    # slow model, e.g. for a client that must give up or cancel mid-answer.
+    delay_s: float = 0.0
 
     @property
     def final_stop_reason(self) -> StopReason:
@@ -183,6 +186,9 @@ class RecordedRequest:
 
     @property
     def stream(self) -> bool:
+        # Bedrock says it in the path: its SDK client moves `stream` out of the body.
+        if self.path.endswith("/invoke-with-response-stream"):
+            return True
         return isinstance(self.body, dict) and self.body.get("stream") is True
 
     @property

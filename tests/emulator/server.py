@@ -25,6 +25,20 @@ The longest written prefix that ends at a breakpoint or up to 20 blocks before o
 read, what lies between it and the last breakpoint is a cache write, the rest is plain input.
 As with the API, a prefix shorter than `min_cacheable_tokens` is not written; unlike it,
 entries never expire. Only answered requests touch the cache.
+
+The same turns can be played through the SDK's Vertex and Bedrock clients, which move the
+model from the body into the URL and add `anthropic_version` to the body (Bedrock also copies
+the `anthropic-beta` header into the body as `anthropic_beta` and drops `stream`, which its
+path says instead). Their requests are recorded as sent; checks and replies use the
+first-party body they amount to. Each only needs an `Authorization` header (no signature or
+token is verified):
+- Vertex (`base_url=emulator.vertex_base_url`): POST
+  `/v1/projects/{project}/locations/{region}/publishers/anthropic/models/{model}:rawPredict`
+  (JSON) and `:streamRawPredict` (server-sent events), answered as /v1/messages answers;
+- Bedrock (`base_url=emulator.base_url`): POST `/model/{model}/invoke` (JSON) and
+  `/model/{model}/invoke-with-response-stream`: the stream's events in AWS event-stream
+  framing, each a `chunk` holding the event's JSON in base64 `bytes`, a mid-stream error an
+  exception frame; errors are Bedrock's `{"message": ...}` with an `x-amzn-errortype` header.
 """
 
 from __future__ import annotations
@@ -37,12 +51,14 @@ import io
 import json
 import math
 import socket
+import struct
 import threading
 import time
+import zlib
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Literal, Self, TypeVar
 
 import uvicorn
 from fastapi import FastAPI, Request
@@ -461,18 +477,123 @@ def stream_events(message: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, A
     yield "message_stop", {"type": "message_stop"}
 
 
-def _sse(events: Iterator[tuple[str, dict[str, Any]]]) -> StreamingResponse:
+Events = Iterator[tuple[str, dict[str, Any]]]
+_Frame = TypeVar("_Frame", str, bytes)
+
+
+def _sse(events: Events, delay_s: float = 0.0) -> StreamingResponse:
     frames = [f"event: {name}\ndata: {json.dumps(data)}\n\n" for name, data in events]
+    return StreamingResponse(
+        _paced(frames, delay_s), media_type="text/event-stream", headers=_headers()
+    )
 
-    async def send() -> AsyncIterator[str]:
-        for frame in frames:
-            yield frame
 
-    return StreamingResponse(send(), media_type="text/event-stream", headers=_headers())
+async def _paced(frames: list[_Frame], delay_s: float) -> AsyncIterator[_Frame]:
+    for frame in frames:
+        if delay_s:
+            await asyncio.sleep(delay_s)
+        yield frame
 
 
 def _headers(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return {"request-id": new_id("req"), **(extra or {})}
+
+
+# --- Bedrock's wire format ----------------------------------------------------------------
+
+# Bedrock's names for the API's error types: the HTTP error's `x-amzn-errortype`, and (with a
+# lower-case first letter) the `:exception-type` of an exception frame in a stream.
+BEDROCK_EXCEPTIONS: Mapping[str, str] = {
+    "invalid_request_error": "ValidationException",
+    "authentication_error": "AccessDeniedException",
+    "permission_error": "AccessDeniedException",
+    "not_found_error": "ResourceNotFoundException",
+    "request_too_large": "ValidationException",
+    "rate_limit_error": "ThrottlingException",
+    "api_error": "InternalServerException",
+    "overloaded_error": "ServiceUnavailableException",
+}
+# An AWS event-stream header value of type string.
+_AWS_STRING = 7
+
+
+def _aws_header(name: str, value: str) -> bytes:
+    raw_name, raw_value = name.encode(), value.encode()
+    return (
+        struct.pack(">B", len(raw_name))
+        + raw_name
+        + struct.pack(">BH", _AWS_STRING, len(raw_value))
+        + raw_value
+    )
+
+
+def aws_event_message(headers: Mapping[str, str], payload: bytes) -> bytes:
+    """One message of the AWS event-stream framing (what botocore's EventStreamBuffer reads):
+    prelude (total length, headers length, CRC32 of those 8 bytes), headers, payload, and a
+    CRC32 of everything before it."""
+    encoded = b"".join(_aws_header(name, value) for name, value in headers.items())
+    prelude = struct.pack(">II", 12 + len(encoded) + len(payload) + 4, len(encoded))
+    message = prelude + struct.pack(">I", zlib.crc32(prelude)) + encoded + payload
+    return message + struct.pack(">I", zlib.crc32(message))
+
+
+def _bedrock_chunk(data: Mapping[str, Any]) -> bytes:
+    """One Messages stream event as Bedrock wraps it: a `chunk` whose `bytes` are the event's
+    JSON, base64-encoded (the SSE event name is dropped: the JSON's `type` carries it)."""
+    payload = {"bytes": base64.b64encode(json.dumps(data).encode()).decode()}
+    headers = {
+        ":event-type": "chunk",
+        ":content-type": "application/json",
+        ":message-type": "event",
+    }
+    return aws_event_message(headers, json.dumps(payload).encode())
+
+
+def _bedrock_exception(error: ApiError) -> bytes:
+    name = BEDROCK_EXCEPTIONS.get(error.type, "ModelStreamErrorException")
+    headers = {
+        ":exception-type": name[0].lower() + name[1:],
+        ":content-type": "application/json",
+        ":message-type": "exception",
+    }
+    return aws_event_message(headers, json.dumps({"message": error.message}).encode())
+
+
+def _event_stream(frames: list[bytes], delay_s: float = 0.0) -> StreamingResponse:
+    return StreamingResponse(
+        _paced(frames, delay_s),
+        media_type="application/vnd.amazon.eventstream",
+        headers=_headers(),
+    )
+
+
+# --- answers by platform ------------------------------------------------------------------
+
+Platform = Literal["anthropic", "vertex", "bedrock"]
+
+
+@dataclass(frozen=True)
+class _Call:
+    """One Messages call as a platform carries it: `request` is what arrived (and what is
+    recorded), `body` the first-party Messages body it amounts to (`model` and `stream` put
+    back where the platform moved them to the URL)."""
+
+    platform: Platform
+    request: RecordedRequest
+    body: Any
+
+    @property
+    def stream(self) -> bool:
+        return isinstance(self.body, dict) and self.body.get("stream") is True
+
+
+def _first_party_body(body: Any, model: str, stream: bool) -> Any:
+    """A Vertex or Bedrock body with the model (and stream flag) back in it, without the
+    platform's own `anthropic_version`/`anthropic_beta` fields."""
+    if not isinstance(body, dict):
+        return body
+    moved = {k: v for k, v in body.items() if k not in ("anthropic_version", "anthropic_beta")}
+    return {**moved, "model": model, "stream": stream}
 
 
 class _Answerer:
@@ -482,27 +603,44 @@ class _Answerer:
         self.script = script
         self.cache = cache
 
-    def answer(self, request: RecordedRequest) -> Response:
-        problem = self._reject(request)
+    async def answer(self, call: _Call) -> Response:
+        problem = self._reject(call)
         if problem is not None:
-            return self.error(request, problem)
-        outcome = self._play(self.script.next_turn(), request)
+            return self.error(call, problem)
+        outcome = self._play(self.script.next_turn(), call.request)
         if isinstance(outcome, ApiError):
-            return self.error(request, outcome)
-        usage = {**self.cache.usage(request.body), "output_tokens": _output_tokens(outcome)}
-        message = _message(outcome, request.body, {**usage, **outcome.usage})
-        self.script.record(Exchange(request, 200, message))
-        if request.stream:
-            return _sse(stream_events(message))
+            return self.error(call, outcome)
+        usage = {**self.cache.usage(call.body), "output_tokens": _output_tokens(outcome)}
+        message = _message(outcome, call.body, {**usage, **outcome.usage})
+        self.script.record(Exchange(call.request, 200, message))
+        if call.stream:
+            return self._stream(call, stream_events(message), outcome.delay_s)
+        await asyncio.sleep(outcome.delay_s)
         return JSONResponse(message, headers=_headers())
 
     @staticmethod
-    def _reject(request: RecordedRequest) -> ApiError | None:
-        if "x-api-key" not in request.headers and "authorization" not in request.headers:
-            return ApiError(401, "authentication_error", "x-api-key header is required")
-        if "anthropic-version" not in request.headers:
-            return invalid_request("anthropic-version: header is required")
-        problem = validate(request.body)
+    def _stream(call: _Call, events: Events, delay_s: float = 0.0) -> StreamingResponse:
+        if call.platform == "bedrock":
+            return _event_stream([_bedrock_chunk(data) for _, data in events], delay_s)
+        return _sse(events, delay_s)
+
+    @staticmethod
+    def _reject(call: _Call) -> ApiError | None:
+        headers = call.request.headers
+        if call.platform == "anthropic":
+            if "x-api-key" not in headers and "authorization" not in headers:
+                return ApiError(401, "authentication_error", "x-api-key header is required")
+            if "anthropic-version" not in headers:
+                return invalid_request("anthropic-version: header is required")
+        else:
+            # Vertex wants a Google bearer token, Bedrock a SigV4 signature or a Bedrock API
+            # key (also a bearer): the emulator checks only that one is there.
+            if "authorization" not in headers:
+                return ApiError(401, "authentication_error", "missing Authorization header")
+            body = call.request.body
+            if not isinstance(body, dict) or "anthropic_version" not in body:
+                return invalid_request("anthropic_version: Field required")
+        problem = validate(call.body)
         return None if problem is None else invalid_request(problem)
 
     @staticmethod
@@ -517,15 +655,32 @@ class _Answerer:
             # Surface the test's own bug in the client's error instead of a dropped connection.
             return emulator_failure(f"the scripted responder raised {exc!r}")
 
-    def error(self, request: RecordedRequest, error: ApiError) -> Response:
-        if error.mid_stream and request.stream:
-            self.script.record(Exchange(request, 200, error.body()))
-            # The prompt was read, nothing was written: no cache accounting for a broken stream.
-            usage = {"input_tokens": estimate_input_tokens(request.body), "output_tokens": 1}
-            skeleton = _message(Reply([]), request.body, usage)
-            return _sse(iter([*_opening_events(skeleton), ("error", error.body())]))
-        self.script.record(Exchange(request, error.status, error.body()))
-        return JSONResponse(error.body(), status_code=error.status, headers=_headers(error.headers))
+    def error(self, call: _Call, error: ApiError) -> Response:
+        if error.mid_stream and call.stream:
+            return self._broken_stream(call, error)
+        if call.platform == "bedrock":
+            # Bedrock's errors are `{"message": ...}`, typed by a header.
+            body: dict[str, Any] = {"message": error.message}
+            exception = BEDROCK_EXCEPTIONS.get(error.type, "InternalServerException")
+            headers = {**error.headers, "x-amzn-errortype": exception}
+        else:
+            body, headers = error.body(), dict(error.headers)
+        self.script.record(Exchange(call.request, error.status, body))
+        return JSONResponse(body, status_code=error.status, headers=_headers(headers))
+
+    def _broken_stream(self, call: _Call, error: ApiError) -> StreamingResponse:
+        self.script.record(Exchange(call.request, 200, error.body()))
+        # The prompt was read, nothing was written: no cache accounting for a broken stream.
+        usage = {"input_tokens": estimate_input_tokens(call.body), "output_tokens": 1}
+        skeleton = _message(Reply([]), call.body, usage)
+        if call.platform == "bedrock":
+            frames = [_bedrock_chunk(data) for _, data in _opening_events(skeleton)]
+            return _event_stream([*frames, _bedrock_exception(error)])
+        return _sse(iter([*_opening_events(skeleton), ("error", error.body())]))
+
+
+VERTEX_MODEL_PATH = "/v1/projects/{project}/locations/{region}/publishers/anthropic/models/{call}"
+VERTEX_METHODS = {"streamRawPredict": True, "rawPredict": False}
 
 
 def create_app(answerer: _Answerer) -> FastAPI:
@@ -533,15 +688,43 @@ def create_app(answerer: _Answerer) -> FastAPI:
 
     @app.post("/v1/messages")
     async def messages(request: Request) -> Response:
-        return answerer.answer(await _record(request))
+        recorded = await _record(request)
+        return await answerer.answer(_Call("anthropic", recorded, recorded.body))
+
+    @app.post(VERTEX_MODEL_PATH)
+    async def vertex(request: Request, call: str) -> Response:
+        # `{model}:{method}`; the SDK sends `;` in a model id as %3B, which arrives decoded.
+        model, _, method = call.rpartition(":")
+        recorded = await _record(request)
+        if method not in VERTEX_METHODS or not model:
+            return answerer.error(_Call("vertex", recorded, recorded.body), _not_found(request))
+        body = _first_party_body(recorded.body, model, VERTEX_METHODS[method])
+        return await answerer.answer(_Call("vertex", recorded, body))
+
+    # A Bedrock model id may be an ARN, whose `/` arrive decoded: hence `:path`.
+    @app.post("/model/{model:path}/invoke-with-response-stream")
+    async def bedrock_stream(request: Request, model: str) -> Response:
+        recorded = await _record(request)
+        body = _first_party_body(recorded.body, model, stream=True)
+        return await answerer.answer(_Call("bedrock", recorded, body))
+
+    @app.post("/model/{model:path}/invoke")
+    async def bedrock(request: Request, model: str) -> Response:
+        recorded = await _record(request)
+        body = _first_party_body(recorded.body, model, stream=False)
+        return await answerer.answer(_Call("bedrock", recorded, body))
 
     @app.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
     async def elsewhere(request: Request) -> Response:
         # Recorded too, so a test sees it when the client calls an endpoint we don't emulate.
-        error = ApiError(404, "not_found_error", f"Not found: {request.url.path}")
-        return answerer.error(await _record(request), error)
+        recorded = await _record(request)
+        return answerer.error(_Call("anthropic", recorded, recorded.body), _not_found(request))
 
     return app
+
+
+def _not_found(request: Request) -> ApiError:
+    return ApiError(404, "not_found_error", f"Not found: {request.url.path}")
 
 
 async def _record(request: Request) -> RecordedRequest:
@@ -594,6 +777,11 @@ class Emulator:
     def base_url(self) -> str:
         host, port = self._socket.getsockname()
         return f"http://{host}:{port}"
+
+    @property
+    def vertex_base_url(self) -> str:
+        """For `AnthropicVertex(base_url=...)`: Vertex's URLs start with the API version."""
+        return f"{self.base_url}/v1"
 
     def start(self, timeout: float = 10.0) -> None:
         # Bound here, before the thread starts, so the port is known and never raced for.
