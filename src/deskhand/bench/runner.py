@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import cast, get_args
 
 from deskhand.bench import actions, settling
 from deskhand.bench.reference import ReferenceWay
@@ -14,17 +13,9 @@ from deskhand.computer import Computer
 from deskhand.guest.events import Move
 from deskhand.sandbox.desktop import Desktop, DesktopOptions
 from deskhand.tools.computer import ComputerTool, ScreenshotSettings
-from deskhand.tools.imaging import ImageFormat
+from deskhand.tools.imaging import ImageFormat, parse_image_format
 
 MAX_SETTLE_RUNS = 8
-
-
-def image_format(text: str) -> ImageFormat:
-    """Check a format name from the command line."""
-    for known in get_args(ImageFormat):
-        if text == known:
-            return cast(ImageFormat, known)
-    raise ValueError(f"unknown image format {text!r}; use png, jpeg or webp")
 
 
 @dataclass(frozen=True)
@@ -39,7 +30,7 @@ class BenchConfig:
     final_wait_s: float = 1.5
 
     def __post_init__(self) -> None:
-        image_format(self.image_format)
+        parse_image_format(self.image_format)
         if self.steps < 1 or min(self.reference_steps or 0, self.settle_runs or 0) < 0:
             raise ValueError("step counts must be positive")
 

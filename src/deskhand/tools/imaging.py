@@ -16,7 +16,7 @@ import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Literal, cast
+from typing import Literal, cast, get_args
 
 import cv2
 import numpy as np
@@ -43,6 +43,14 @@ class EncodedImage:
     def base64(self) -> str:
         """The base64 text for an image block, computed on first use."""
         return to_base64(self.data)
+
+
+def parse_image_format(text: str) -> ImageFormat:
+    """Check a format name from the command line."""
+    for known in get_args(ImageFormat):
+        if text == known:
+            return cast(ImageFormat, known)
+    raise ValueError(f"unknown image format {text!r}; use png, jpeg or webp")
 
 
 def to_base64(data: bytes) -> str:
