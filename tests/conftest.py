@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import AsyncIterator
 
 import pytest
@@ -11,6 +12,8 @@ from deskhand.sandbox.desktop import Desktop, DesktopOptions
 
 # A host variable that must never be visible inside a sandbox (checked by the sandbox tests).
 os.environ["DESKHAND_TEST_CANARY"] = "host-secret"
+# Runs made by tests are indexed in a throwaway place, never in the user's own run index.
+os.environ["DESKHAND_HOME"] = tempfile.mkdtemp(prefix="deskhand-test-home-")
 
 
 @pytest.fixture(scope="session")

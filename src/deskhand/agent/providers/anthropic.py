@@ -73,6 +73,13 @@ class AnthropicProvider:
         self._sleep = sleep
         self._rng = rng if rng is not None else random.Random()
 
+    @property
+    def secrets(self) -> list[str]:
+        """The credentials the client holds, so that nothing records them."""
+        names = ("api_key", "auth_token", "aws_secret_key", "aws_session_token", "access_token")
+        values = (getattr(self._client, name, None) for name in names)
+        return [value for value in values if isinstance(value, str) and value]
+
     async def turn(
         self,
         request: TurnRequest,

@@ -53,6 +53,11 @@ RetryCallback = Callable[[Retry], None]
 class Provider(Protocol):
     name: str  # "anthropic", "bedrock", "vertex"
 
+    @property
+    def secrets(self) -> list[str]:
+        """Credential values in use: the run record scrubs them from everything it writes."""
+        ...
+
     async def turn(
         self,
         request: TurnRequest,

@@ -1,0 +1,567 @@
+"""The agent loop: ask the model, run the tools it calls on the desktop, repeat until it is done.
+
+One `Agent` is one run. Every model turn and tool call becomes an event (`events.py`) that the
+run record, the terminal and the caller's callbacks receive. The conversation always stays valid
+for the API: every tool_use gets its tool_result, also when the run is stopped half-way, so a
+run can be resumed later.
+
+Status is honest: only a turn the model ended itself (`end_turn`) counts as done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from anthropic.types.beta import BetaMessage, BetaTextBlock, BetaThinkingBlock, BetaToolUseBlock
+
+from deskhand.agent import events as ev
+from deskhand.agent.budget import Budgets, Spend
+from deskhand.agent.config import RunConfig
+from deskhand.agent.context import ContextPolicy, prepare
+from deskhand.agent.prompt import system_prompt
+from deskhand.agent.providers.base import Provider, ProviderError, Retry, TurnRequest
+from deskhand.agent.stuck import LoopDetector, Verdict
+from deskhand.agent.toolbox import Toolbox
+from deskhand.computer import GuestError
+from deskhand.runs.index import RunIndex, default_index_path, default_runs_dir
+from deskhand.runs.record import RunRecord, new_run_id
+from deskhand.runs.recorder import Recorder
+from deskhand.runs.redact import Redactor
+from deskhand.sandbox.backends import SandboxUnavailable
+from deskhand.sandbox.desktop import Desktop, DesktopError, DesktopOptions
+from deskhand.tools.computer import ScreenshotSettings
+from deskhand.tools.scaling import ScreenGeometry
+
+EventCallback = Callable[[ev.Event], None]
+EXIT_CODES: dict[ev.Status, int] = {
+    "done": 0,
+    "error": 1,
+    "budget_exceeded": 3,
+    "stuck": 4,
+    "refused": 5,
+    "api_error": 6,
+    "auth_error": 7,
+    "context_exceeded": 8,
+    "interrupted": 130,
+    "running": 1,
+}
+MAX_TRUNCATIONS = 3  # answers cut off at max_tokens in a row before the run stops
+# Environment variables whose values must never reach the run record.
+SECRET_VARIABLES = (
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_AUTH_TOKEN",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_BEARER_TOKEN_BEDROCK",
+)
+INTERRUPTED = "Not run: the run was stopped before this tool call."
+CUT_OFF = (
+    "Not run: your answer was cut off at the output limit ({limit} tokens) before this tool "
+    "call was complete. Send it again, with less text before it."
+)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_id: str
+    run_dir: Path
+    status: ev.Status
+    reason: str
+    steps: int
+    usage: ev.Usage
+    cost_usd: float
+    seconds: float
+    final_text: str
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "done"
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.status]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "run_dir": str(self.run_dir),
+            "status": self.status,
+            "reason": self.reason,
+            "steps": self.steps,
+            "tokens": {
+                "input": self.usage.input_tokens,
+                "output": self.usage.output_tokens,
+                "cache_write": self.usage.cache_creation_input_tokens,
+                "cache_read": self.usage.cache_read_input_tokens,
+                "total": self.usage.total,
+            },
+            "cost_usd": round(self.cost_usd, 6),
+            "seconds": round(self.seconds, 3),
+            "final_text": self.final_text,
+        }
+
+
+def usage_of(message: BetaMessage) -> ev.Usage:
+    u = message.usage
+    return ev.Usage(
+        input_tokens=u.input_tokens,
+        output_tokens=u.output_tokens,
+        cache_creation_input_tokens=u.cache_creation_input_tokens or 0,
+        cache_read_input_tokens=u.cache_read_input_tokens or 0,
+    )
+
+
+def _texts(message: BetaMessage) -> tuple[str, str]:
+    """The answer's text and its (visible) thinking."""
+    text = "\n".join(b.text for b in message.content if isinstance(b, BetaTextBlock))
+    thinking = "\n".join(b.thinking for b in message.content if isinstance(b, BetaThinkingBlock))
+    return text.strip(), thinking.strip()
+
+
+def _points(tool_input: object) -> list[ev.ActionPoint]:
+    """Where a computer action lands, for drawing it: drag start first, then the target."""
+    if not isinstance(tool_input, dict):
+        return []
+    points = []
+    for key in ("start_coordinate", "coordinate"):
+        value = tool_input.get(key)
+        if (
+            isinstance(value, list)
+            and len(value) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+        ):
+            points.append(ev.ActionPoint(value[0], value[1]))
+    return points
+
+
+def _secrets(api_key: str | None) -> list[str]:
+    """The credentials in reach of this process, to scrub from everything recorded."""
+    values = [api_key or "", *(os.environ.get(name, "") for name in SECRET_VARIABLES)]
+    return [value for value in values if len(value) >= 8]
+
+
+def _system_note(text: str) -> dict[str, Any]:
+    return {"type": "text", "text": f"<system>{text}</system>"}
+
+
+@dataclass
+class _Turn:
+    """The tool calls of the current assistant message and the answers given so far."""
+
+    calls: list[ev.ToolCall]
+    answers: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Agent:
+    """One run of a task. `await agent.run()` (or `run_sync`) returns a `RunResult`."""
+
+    def __init__(
+        self,
+        config: RunConfig,
+        *,
+        provider: Provider | None = None,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        on_event: EventCallback | None = None,
+        on_text: Callable[[str], None] | None = None,
+        index: RunIndex | None = None,
+        record: RunRecord | None = None,
+    ) -> None:
+        from deskhand.agent.providers import make_provider
+
+        self.config = config
+        self.provider = provider or make_provider(
+            config.provider, api_key=api_key, base_url=base_url
+        )
+        redact = _secrets(api_key) + [s for s in self.provider.secrets if len(s) >= 8]
+        if record is None:
+            run_id = new_run_id()
+            record = RunRecord.create(config.out or default_runs_dir() / run_id, run_id)
+        record.redact = Redactor(redact)
+        self.record = record
+        self.index = index if index is not None else RunIndex(default_index_path())
+        self.on_text = on_text
+        self.listeners: list[EventCallback] = [Recorder(self.record, self.index)]
+        if on_event:
+            self.listeners.append(on_event)
+        self.messages: list[dict[str, Any]] = []
+        self.policy: ContextPolicy = config.context
+        self.detector = LoopDetector()
+        self.spend = Spend(config.budgets, config.model_info.price)
+        self.model_ms = 0.0
+        self.tool_ms = 0.0
+        self.final_text = ""
+        self._turn: _Turn | None = None
+        self._truncations = 0
+        self._inner: asyncio.Task[tuple[ev.Status, str]] | None = None
+        self._resumed = False
+        self.stopping = False
+
+    @property
+    def run_id(self) -> str:
+        return self.record.run_id
+
+    # -- public ----------------------------------------------------------------------------
+
+    @classmethod
+    def resume(
+        cls,
+        run_dir: Path,
+        *,
+        instruction: str | None = None,
+        budgets: Budgets | None = None,
+        **options: Any,
+    ) -> Agent:
+        """Continue a stopped run in its own record, on a fresh desktop. Budgets count the whole
+        run (steps, tokens, cost) except wall time, which counts from the resume."""
+        record = RunRecord.open(run_dir)
+        started = next(e for e in record.events() if e["kind"] == "run_started")
+        finished = [e for e in record.events() if e["kind"] == "run_finished"]
+        config = RunConfig.from_json({**started["config"], "out": str(run_dir)})
+        if budgets is not None:
+            config = replace(config, budgets=budgets)
+        agent = cls(config, record=record, **options)
+        agent.messages = record.load_conversation()
+        agent._resumed = True
+        if finished:
+            last = finished[-1]
+            agent.spend.steps = last["steps"]
+            agent.spend.usage = ev.Usage(**last["usage"])
+            agent.spend.cost_usd = last["cost_usd"]
+        note = (
+            "The run was stopped and has now been resumed on a fresh desktop: windows and "
+            "anything outside /home/user from before are gone. Take a screenshot first."
+        )
+        agent._add_user_content(
+            [_system_note(note), *([{"type": "text", "text": instruction}] if instruction else [])]
+        )
+        return agent
+
+    def stop(self) -> None:
+        """Stop the run as soon as possible (Ctrl-C): the current call is cancelled."""
+        self.stopping = True
+        if self._inner is not None:
+            self._inner.cancel()
+
+    async def run(self, desktop: Desktop | None = None) -> RunResult:
+        """Run on `desktop`, or on a fresh sandboxed desktop started (and stopped) for it."""
+        started = self.spend.started = time.monotonic()
+        self._emit_started()
+        try:
+            if desktop is not None:
+                return await self._run_on(desktop)
+            width, height = self.config.screen
+            options = DesktopOptions(
+                width=width, height=height, sandbox=self.config.sandbox, autostart=self.config.apps
+            )
+            async with await Desktop.start(options) as fresh:
+                return await self._run_on(fresh)
+        except (SandboxUnavailable, DesktopError, GuestError) as exc:
+            return self._finish("error", f"the desktop failed: {exc}", time.monotonic() - started)
+        finally:
+            await self.provider.close()
+
+    def run_sync(self, desktop: Desktop | None = None) -> RunResult:
+        """`run` for code without an event loop; inside one (a notebook) it uses a thread."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(self.run(desktop))
+        result: list[RunResult] = []
+
+        def target() -> None:
+            result.append(asyncio.run(self.run(desktop)))
+
+        import threading
+
+        thread = threading.Thread(target=target)
+        thread.start()
+        thread.join()
+        return result[0]
+
+    # -- the session -------------------------------------------------------------------------
+
+    def _emit_started(self) -> None:
+        config = self.config
+        self._emit(
+            ev.RunStarted(
+                self.run_id,
+                task=config.task,
+                model=config.model,
+                provider=config.provider,
+                tool_version=config.tool_versions.computer,
+                screen=ScreenGeometry(*config.screen).model_size,
+                budgets=config.budgets.as_dict(),
+                resumed=self._resumed,
+                config=config.to_json(),
+            )
+        )
+
+    async def _run_on(self, desktop: Desktop) -> RunResult:
+        settings = ScreenshotSettings(format=self.config.screenshot_format)
+        self.toolbox = await Toolbox.create(
+            desktop.computer, self.config.tool_versions, screenshots=settings
+        )
+        self.system = [{"type": "text", "text": self._system_text()}]
+        if not self.messages:
+            self.messages.append(
+                {"role": "user", "content": [{"type": "text", "text": self.config.task}]}
+            )
+        self._inner = asyncio.create_task(self._guarded())
+        try:
+            status, reason = await asyncio.shield(self._inner)
+        except asyncio.CancelledError:
+            # The caller cancelled us: let the session record the interruption, then go on.
+            self._inner.cancel()
+            await asyncio.wait([self._inner])
+            raise
+        return self._finish(status, reason, self.spend.elapsed)
+
+    def _system_text(self) -> str:
+        return system_prompt(self.toolbox.screenshot_size, suffix=self.config.system_prompt_suffix)
+
+    async def _guarded(self) -> tuple[ev.Status, str]:
+        """The loop, with every way it can end turned into a status and a reason."""
+        try:
+            async with asyncio.timeout_at(self.spend.deadline):
+                return await self._loop()
+        except TimeoutError:
+            return "budget_exceeded", f"time budget reached ({self.config.budgets.max_seconds:g} s)"
+        except asyncio.CancelledError:
+            return "interrupted", "stopped by the user"
+        except ProviderError as exc:
+            return ("auth_error" if exc.kind == "auth" else "api_error"), exc.message
+        except (GuestError, DesktopError) as exc:
+            return "error", f"the desktop failed: {exc}"
+        finally:
+            self._close_turn(INTERRUPTED)
+            self.record.save_conversation(self.messages)
+
+    async def _loop(self) -> tuple[ev.Status, str]:
+        while True:
+            if self.stopping:
+                return "interrupted", "stopped by the user"
+            reason = self.spend.exceeded()
+            if reason:
+                return "budget_exceeded", reason
+            message, calls = await self._ask_model()
+            outcome = await self._handle(message.stop_reason, calls)
+            self.record.save_conversation(self.messages)
+            if outcome is not None:
+                return outcome
+
+    async def _handle(
+        self, stop_reason: str | None, calls: list[ev.ToolCall]
+    ) -> tuple[ev.Status, str] | None:
+        """Act on one answer by its stop reason; a (status, reason) ends the run."""
+        if stop_reason == "max_tokens" or stop_reason == "model_context_window_exceeded":
+            return self._cut_off(stop_reason, calls)
+        self._truncations = 0
+        if stop_reason == "tool_use" or (calls and stop_reason == "end_turn"):
+            if await self._run_tools(calls) == "stop":
+                return "stuck", LoopDetector.message("stop")
+            return None
+        if stop_reason == "end_turn":
+            return "done", "the model ended its turn"
+        if stop_reason == "pause_turn":
+            return None  # the API paused a long turn: sending it back lets the model go on
+        if stop_reason == "refusal":
+            return "refused", "the model declined to continue (stop_reason refusal)"
+        return "api_error", f"unexpected stop_reason {stop_reason!r}"
+
+    def _cut_off(self, stop_reason: str, calls: list[ev.ToolCall]) -> tuple[ev.Status, str] | None:
+        """An answer that hit the output limit or the context window: answer its tool calls
+        without running them (their input may be incomplete) and let the model go on."""
+        step = self.spend.steps
+        if stop_reason == "model_context_window_exceeded":
+            if self.policy.keep_images == 1 and self.policy.chunk == 1:
+                return "context_exceeded", "the conversation no longer fits the context window"
+            self.policy = replace(self.policy, keep_images=1, chunk=1)
+            note = "The context window is full: from now on only the latest screenshot is kept."
+        else:
+            self._truncations += 1
+            if self._truncations >= MAX_TRUNCATIONS:
+                return "stuck", f"{MAX_TRUNCATIONS} answers in a row were cut off at max_tokens"
+            note = (
+                f"Your answer was cut off at the output limit ({self.config.output_tokens} "
+                "tokens). Continue, more briefly."
+            )
+        self._notice(step, "warning", note)
+        self._turn = _Turn(calls, notes=[_system_note(note)])
+        self._close_turn(CUT_OFF.format(limit=self.config.output_tokens))
+        return None
+
+    # -- model -------------------------------------------------------------------------------
+
+    async def _ask_model(self) -> tuple[BetaMessage, list[ev.ToolCall]]:
+        step = self.spend.steps + 1
+        system, messages = prepare(self.system, self.messages, self.policy)
+        max_tokens = self.config.output_tokens
+        request = TurnRequest(
+            model=self.config.model,
+            system=system,  # type: ignore[arg-type]
+            messages=messages,  # type: ignore[arg-type]
+            tools=self.toolbox.definitions(),
+            max_tokens=max_tokens,
+            betas=self.toolbox.versions.betas,
+            extra_body=self.config.thinking.request_fields(max_tokens),
+        )
+
+        def on_retry(retry: Retry) -> None:
+            self._emit(ev.ModelRetry(self.run_id, step, retry.attempt, retry.delay_s, retry.error))
+
+        start = time.perf_counter()
+        message = await self.provider.turn(request, on_text=self.on_text, on_retry=on_retry)
+        model_ms = (time.perf_counter() - start) * 1000
+        self.model_ms += model_ms
+        usage = usage_of(message)
+        cost = self.spend.add_turn(usage)
+        self._append_assistant(message)
+        text, thinking = _texts(message)
+        if text:
+            self.final_text = text
+        calls = [
+            ev.ToolCall(b.id, b.name, dict(b.input) if isinstance(b.input, dict) else {})
+            for b in message.content
+            if isinstance(b, BetaToolUseBlock)
+        ]
+        self._turn = _Turn(calls) if calls else None
+        self._emit(
+            ev.ModelTurn(
+                self.run_id,
+                step=step,
+                text=text,
+                thinking=thinking,
+                tool_calls=calls,
+                stop_reason=message.stop_reason,
+                usage=usage,
+                cost_usd=cost,
+                model_ms=model_ms,
+                total_usage=self.spend.usage,
+                total_cost_usd=self.spend.cost_usd,
+            )
+        )
+        return message, calls
+
+    def _append_assistant(self, message: BetaMessage) -> None:
+        blocks = [block.model_dump(mode="json", exclude_none=True) for block in message.content]
+        last = self.messages[-1] if self.messages else None
+        if last is not None and last["role"] == "assistant":
+            last["content"].extend(blocks)  # the continuation of a paused turn
+        else:
+            self.messages.append({"role": "assistant", "content": blocks})
+
+    # -- tools -------------------------------------------------------------------------------
+
+    async def _run_tools(self, calls: list[ev.ToolCall]) -> Verdict:
+        """Run the turn's tool calls in order; answer all of them in one user message."""
+        assert self._turn is not None
+        step = self.spend.steps
+        worst: Verdict = "ok"
+        for call in calls:
+            start = time.perf_counter()
+            outcome = await self.toolbox.run(call.id, call.name, call.input)
+            tool_ms = (time.perf_counter() - start) * 1000
+            self.tool_ms += tool_ms
+            self._turn.answers.append(outcome.block)
+            result = outcome.result
+            image = result.image
+            shot = self.record.save_screenshot(step, call.id, image) if image else None
+            computer = self.toolbox.is_computer(call.name)
+            self._emit(
+                ev.ToolExecuted(
+                    self.run_id,
+                    step=step,
+                    tool_use_id=call.id,
+                    name=call.name,
+                    input=call.input,
+                    output=result.output,
+                    error=result.error,
+                    system=result.system,
+                    screenshot=shot,
+                    screenshot_size=(image.width, image.height) if image else None,
+                    points=_points(call.input) if computer else [],
+                    tool_ms=tool_ms,
+                )
+            )
+            produced = image.data if image else f"{result.output}\0{result.error}".encode()
+            verdict = self.detector.observe(call.name, call.input, produced)
+            if verdict == "warn":
+                self._turn.notes.append(_system_note(LoopDetector.message("warn")))
+                self._notice(step, "warning", "the model is repeating itself; told it so")
+            if verdict != "ok":
+                worst = verdict
+        self._close_turn(INTERRUPTED)
+        return worst
+
+    def _close_turn(self, reason: str) -> None:
+        """Answer every tool call of the current turn (unanswered ones with `reason`)."""
+        turn, self._turn = self._turn, None
+        if turn is None:
+            return
+        answered = {block["tool_use_id"] for block in turn.answers}
+        for call in turn.calls:
+            if call.id not in answered:
+                turn.answers.append(self.toolbox.not_run(call.id, call.name, reason).block)
+        self._add_user_content([*turn.answers, *turn.notes])
+
+    def _add_user_content(self, content: Sequence[dict[str, Any]]) -> None:
+        last = self.messages[-1] if self.messages else None
+        if last is not None and last["role"] == "user":
+            last["content"].extend(content)
+        else:
+            self.messages.append({"role": "user", "content": list(content)})
+
+    # -- events ------------------------------------------------------------------------------
+
+    def _emit(self, event: ev.Event) -> None:
+        for listener in self.listeners:
+            listener(event)
+
+    def _notice(self, step: int, level: Any, message: str) -> None:
+        self._emit(ev.Notice(self.run_id, step=step, level=level, message=message))
+
+    def _finish(self, status: ev.Status, reason: str, seconds: float) -> RunResult:
+        result = RunResult(
+            run_id=self.run_id,
+            run_dir=self.record.path,
+            status=status,
+            reason=reason,
+            steps=self.spend.steps,
+            usage=self.spend.usage,
+            cost_usd=self.spend.cost_usd,
+            seconds=seconds,
+            final_text=self.final_text,
+        )
+        self._emit(
+            ev.RunFinished(
+                self.run_id,
+                status=status,
+                reason=reason,
+                steps=result.steps,
+                usage=result.usage,
+                cost_usd=result.cost_usd,
+                seconds=seconds,
+                model_ms=self.model_ms,
+                tool_ms=self.tool_ms,
+                final_text=self.final_text,
+            )
+        )
+        return result
+
+
+async def run(config: RunConfig, **options: Any) -> RunResult:
+    """Run one task on a fresh sandboxed desktop (see `Agent` for the options)."""
+    return await Agent(config, **options).run()
+
+
+def run_sync(config: RunConfig, **options: Any) -> RunResult:
+    """`run` without async: usable from scripts and notebooks."""
+    return Agent(config, **options).run_sync()

@@ -1,0 +1,78 @@
+"""Budgets, prices and the model table."""
+
+from __future__ import annotations
+
+import pytest
+
+from deskhand.agent.budget import Budgets, Spend
+from deskhand.agent.events import Usage
+from deskhand.agent.models import Price, known_models, lookup
+from deskhand.agent.toolbox import ToolVersions
+
+PRICE = Price(input=3.0, output=15.0, cache_write=3.75, cache_read=0.30)
+
+
+def test_cost_counts_every_kind_of_token() -> None:
+    usage = Usage(1_000_000, 100_000, 200_000, 2_000_000)
+    assert PRICE.cost(usage) == pytest.approx(3.0 + 1.5 + 0.75 + 0.6)
+
+
+def test_step_budget() -> None:
+    spend = Spend(Budgets(max_steps=2), PRICE)
+    assert spend.exceeded() is None
+    spend.add_turn(Usage(10, 10))
+    spend.add_turn(Usage(10, 10))
+    assert "step budget" in (spend.exceeded() or "")
+
+
+def test_cost_budget_stops_before_the_turn_that_would_cross_it() -> None:
+    spend = Spend(Budgets(max_cost_usd=0.10), PRICE)
+    spend.add_turn(Usage(20_000, 1_000))  # $0.075
+    assert "cost budget" in (spend.exceeded() or "")
+
+
+def test_token_budget() -> None:
+    spend = Spend(Budgets(max_tokens=1000), None)
+    spend.add_turn(Usage(300, 100))
+    assert spend.exceeded() is None
+    spend.add_turn(Usage(300, 100))
+    assert "token budget" in (spend.exceeded() or "")
+    assert spend.cost_usd == 0.0  # unknown price: no cost, not a made-up one
+
+
+def test_budgets_reject_nonsense() -> None:
+    with pytest.raises(ValueError, match="max_steps"):
+        Budgets(max_steps=0)
+
+
+@pytest.mark.parametrize(
+    ("model", "key"),
+    [
+        ("claude-sonnet-4-6", "claude-sonnet-4-6"),
+        ("us.anthropic.claude-sonnet-4-5-20250929-v1:0", "claude-sonnet-4-5"),
+        ("claude-opus-4-1@20250805", "claude-opus-4-1"),
+        ("claude-opus-4-20250514", "claude-opus-4"),
+        ("claude-opus-4-10", "default"),
+        ("claude-haiku-4-5-latest", "claude-haiku-4-5"),
+    ],
+)
+def test_model_lookup(model: str, key: str) -> None:
+    assert lookup(model).key == key
+
+
+def test_every_model_entry_names_real_tool_versions() -> None:
+    for model in known_models():
+        info = lookup(model)
+        assert info.price is not None
+        versions = ToolVersions.for_computer(info.tool_version, info.editor)
+        assert versions.computer == info.tool_version
+
+
+def test_tool_groups_and_betas() -> None:
+    old = ToolVersions.for_computer("computer_20241022", "text_editor_20250728")
+    assert (old.bash, old.editor) == ("bash_20241022", "text_editor_20241022")
+    assert old.betas == ["computer-use-2024-10-22"]
+    assert ToolVersions.for_computer("computer_20251124").betas == ["computer-use-2025-11-24"]
+    assert ToolVersions.for_computer("computer_toolset_20260801").betas == []
+    with pytest.raises(ValueError, match="known types"):
+        ToolVersions.for_computer("computer_19990101")
