@@ -3,19 +3,32 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 import signal
 from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.console import Console as OutputConsole
 from rich.panel import Panel
 from rich.table import Table
 
+from deskhand.agent.budget import Budgets
+from deskhand.agent.config import RunConfig, Thinking
+from deskhand.agent.context import ContextPolicy
+from deskhand.agent.loop import Agent, RunResult
+from deskhand.agent.models import DEFAULT_MODEL
 from deskhand.doctor import Check, run_checks
 from deskhand.guest.apps import APPS
+from deskhand.progress import RunProgress
+from deskhand.runs.index import RunIndex, default_index_path
+from deskhand.runs.table import runs_table
 from deskhand.sandbox.backends import SandboxUnavailable
 from deskhand.sandbox.desktop import Desktop, DesktopError, DesktopOptions
+from deskhand.tools.imaging import parse_image_format
 
 app = typer.Typer(
     help="Sandboxed Linux desktops that AI models drive through Anthropic's computer-use tools.",
@@ -161,20 +174,15 @@ def bench(
     ] = None,
 ) -> None:
     """Time each action type (action, settle, capture, scale, encode) against the reference."""
-    from pathlib import Path
-
-    from rich.console import Console as OutputConsole
-
     from deskhand.bench import BenchConfig, run_bench
     from deskhand.bench.report import print_report, progress_bar
-    from deskhand.bench.runner import image_format as parse_format
 
     options = desktop_options(screen, no_sandbox=False)
 
     async def main() -> None:
         config = BenchConfig(
             desktop=options,
-            image_format=parse_format(image_format),
+            image_format=parse_image_format(image_format),
             steps=steps,
             reference_steps=0 if no_reference else None,
         )
@@ -186,6 +194,161 @@ def bench(
             console.print(f"wrote {json_file}")
 
     run_async(main)
+
+
+BudgetOption = Annotated[float | None, typer.Option(min=0)]
+
+
+@app.command(name="run")
+def run_task(
+    task: Annotated[
+        str,
+        typer.Argument(help="What the model should do (or, with --resume, an extra instruction)."),
+    ] = "",
+    model: Annotated[str, typer.Option(help="Model id.")] = DEFAULT_MODEL,
+    provider: Annotated[str, typer.Option(help="anthropic, bedrock or vertex.")] = "anthropic",
+    tool_version: Annotated[
+        str | None,
+        typer.Option(
+            help="Computer tool API type, e.g. computer_20250124 or "
+            "computer_toolset_20260801 (default: the model's, from its table entry)."
+        ),
+    ] = None,
+    screen: SizeOption = "1280x800",
+    start: Annotated[str, typer.Option(help="Apps open at the start, comma-separated.")] = "",
+    max_steps: Annotated[int | None, typer.Option(min=1, help="Model turns at most.")] = 100,
+    max_seconds: Annotated[float | None, typer.Option(min=1, help="Wall time at most.")] = 3600,
+    max_tokens: Annotated[
+        int | None, typer.Option(min=1, help="Tokens at most (all kinds).")
+    ] = None,
+    max_cost: Annotated[float | None, typer.Option(min=0, help="USD at most.")] = None,
+    max_output_tokens: Annotated[
+        int | None, typer.Option(min=1, help="Output tokens per answer (default: the model's).")
+    ] = None,
+    thinking: Annotated[str, typer.Option(help="off, extended or adaptive.")] = "off",
+    thinking_budget: Annotated[int | None, typer.Option(help="Extended thinking tokens.")] = None,
+    effort: Annotated[str, typer.Option(help="Adaptive thinking effort: low..max.")] = "medium",
+    keep_images: Annotated[
+        int, typer.Option(min=0, help="Screenshots kept in context (0 = keep all).")
+    ] = 10,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="No prompt caching.")] = False,
+    image_format: Annotated[str, typer.Option("--format", help="png, jpeg or webp.")] = "png",
+    out: Annotated[str | None, typer.Option(help="Write the run record to this folder.")] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print a JSON summary on stdout.")
+    ] = False,
+    non_interactive: Annotated[
+        bool, typer.Option("--non-interactive", help="Never ask a human; refuse instead.")
+    ] = False,
+    resume: Annotated[
+        str | None, typer.Option(help="Continue a stopped run (its id, id prefix or folder).")
+    ] = None,
+    no_sandbox: NoSandboxOption = False,
+) -> None:
+    """Give the model a task on a fresh sandboxed desktop and let it work until it is done.
+
+    Exit codes: 0 done, 1 desktop/internal error, 2 bad usage, 3 budget exceeded, 4 stuck,
+    5 refused, 6 API error, 7 authentication, 8 context window exceeded, 130 interrupted."""
+    from deskhand.agent.providers.base import ProviderError
+
+    try:
+        agent = _make_agent(locals())
+    except ProviderError as exc:
+        console.print(f"[red]{exc.message}[/]")
+        raise typer.Exit(7) from None
+    except (ValueError, LookupError) as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    result = _run_agent(agent)
+    if json_output:
+        print(json.dumps(result.to_json(), ensure_ascii=False))
+    console.print(f"run record: {result.run_dir}  (report: {result.run_dir / 'report.html'})")
+    raise typer.Exit(result.exit_code)
+
+
+def _make_agent(args: dict[str, Any]) -> Agent:
+    """The Agent for `deskhand run`'s options (a new run, or a resumed one)."""
+    budgets = Budgets(
+        max_steps=args["max_steps"],
+        max_seconds=args["max_seconds"],
+        max_tokens=args["max_tokens"],
+        max_cost_usd=args["max_cost"],
+    )
+    progress = RunProgress(console)
+    hooks: dict[str, Any] = {"on_event": progress, "on_text": progress.on_text}
+    if args["resume"]:
+        run_dir = _find_run(args["resume"])
+        return Agent.resume(run_dir, instruction=args["task"] or None, budgets=budgets, **hooks)
+    if args["no_sandbox"]:
+        warn_unsandboxed()
+    width, height = parse_size(args["screen"])
+    config = RunConfig(
+        task=args["task"],
+        model=args["model"],
+        provider=args["provider"],
+        tool_version=args["tool_version"],
+        screen=(width, height),
+        budgets=budgets,
+        max_output_tokens=args["max_output_tokens"],
+        thinking=Thinking(args["thinking"], args["thinking_budget"], args["effort"]),
+        context=ContextPolicy(
+            keep_images=args["keep_images"] or None,
+            chunk=max(1, args["keep_images"]),
+            caching=not args["no_cache"],
+        ),
+        screenshot_format=parse_image_format(args["image_format"]),
+        apps=tuple(key for key in args["start"].split(",") if key),
+        sandbox=not args["no_sandbox"],
+        interactive=not args["non_interactive"],
+        out=Path(args["out"]) if args["out"] else None,
+    )
+    return Agent(config, **hooks)
+
+
+def _find_run(reference: str) -> Path:
+    path = Path(reference)
+    if (path / "events.jsonl").is_file():
+        return path
+    row = RunIndex(default_index_path()).get(reference)
+    if row is None:
+        raise LookupError(f"no run {reference!r} (give its id, an id prefix or its folder)")
+    return Path(row.dir)
+
+
+def _run_agent(agent: Agent) -> RunResult:
+    """Run with Ctrl-C and SIGTERM stopping the agent cleanly (a second Ctrl-C forces)."""
+
+    async def main() -> RunResult:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+
+        def stop() -> None:
+            if agent.stopping:
+                task.cancel()
+            agent.stop()
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop)
+        return await agent.run()
+
+    return asyncio.run(main())
+
+
+@app.command()
+def runs(
+    status: Annotated[str | None, typer.Option(help="Only runs with this status.")] = None,
+    search: Annotated[str | None, typer.Option(help="Text in the task, answer or id.")] = None,
+    limit: Annotated[int, typer.Option(min=1)] = 30,
+    json_output: Annotated[bool, typer.Option("--json", help="JSON lines on stdout.")] = False,
+) -> None:
+    """List recorded runs, newest first."""
+    rows = RunIndex(default_index_path()).list(status=status, search=search, limit=limit)
+    if json_output:
+        for row in rows:
+            print(json.dumps(dataclasses.asdict(row), ensure_ascii=False, default=str))
+        return
+    OutputConsole().print(runs_table(rows))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,159 @@
+"""Live progress of a run in the terminal: a rich view fed by the run's events.
+
+Each step shows what the model said, the actions it took (with their tool time), the model's
+latency, tokens and cost so far; a spinner (with the streamed text's tail) runs while the model
+answers; retries and warnings stand out; the end is a summary table.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.panel import Panel
+from rich.status import Status
+from rich.table import Table
+
+from deskhand.agent import events as ev
+
+STATUS_STYLE = {
+    "done": "green",
+    "interrupted": "yellow",
+    "budget_exceeded": "yellow",
+    "stuck": "yellow",
+}
+_TEXT_LIMIT = 600
+
+
+def describe_action(name: str, tool_input: dict[str, Any]) -> str:
+    """A short human reading of one tool call: `left_click (640, 400)`, `bash: ls -la`."""
+    action = str(tool_input.get("action") or tool_input.get("command") or "")
+    if name in ("bash",):
+        return f"bash: {tool_input.get('command', '(restart)')}"
+    if name in ("str_replace_editor", "str_replace_based_edit_tool"):
+        return f"editor {action} {tool_input.get('path', '')}"
+    label = action if name == "computer" else name
+    details = [
+        f"({v[0]}, {v[1]})"
+        for k in ("start_coordinate", "coordinate")
+        if isinstance(v := tool_input.get(k), list) and len(v) == 2
+    ]
+    if "text" in tool_input:
+        details.append(json.dumps(tool_input["text"], ensure_ascii=False))
+    for key in ("scroll_direction", "scroll_amount", "duration", "region"):
+        if key in tool_input:
+            details.append(f"{key}={tool_input[key]}")
+    return " ".join([label, *details])
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class RunProgress:
+    """Call with each event (`on_event`) and each streamed text delta (`on_text`)."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.status: Status | None = None
+        self.streamed = ""
+        self.step = 0
+
+    def on_text(self, delta: str) -> None:
+        self.streamed += delta
+        if self.status is not None:
+            tail = " ".join(self.streamed.split())[-70:]
+            self.status.update(f"step {self.step + 1}: {escape(tail)}")
+
+    def __call__(self, event: ev.Event) -> None:
+        handler = getattr(self, f"_on_{event.kind}", None)
+        if handler is not None:
+            handler(event)
+
+    def _waiting(self) -> None:
+        self.streamed = ""
+        if self.status is None:
+            self.status = self.console.status(f"step {self.step + 1}: waiting for the model")
+            self.status.start()
+        else:
+            self.status.update(f"step {self.step + 1}: waiting for the model")
+
+    def _idle(self) -> None:
+        if self.status is not None:
+            self.status.stop()
+            self.status = None
+
+    def _on_run_started(self, event: ev.RunStarted) -> None:
+        width, height = event.screen
+        budgets = ", ".join(
+            f"{k.removeprefix('max_')} {v:g}" for k, v in event.budgets.items() if v
+        )
+        self.console.print(
+            Panel(
+                f"[bold]{escape(event.task)}[/]\n[dim]{event.model} via {event.provider} · "
+                f"{event.tool_version} · screenshots {width}x{height} · budgets: "
+                f"{budgets or 'none'} · run {event.run_id}[/]",
+                title="deskhand run" + (" (resumed)" if event.resumed else ""),
+                expand=False,
+            )
+        )
+        self._waiting()
+
+    def _on_model_retry(self, event: ev.ModelRetry) -> None:
+        self.console.print(
+            f"  [yellow]↻ retry {event.attempt} in {event.delay_s:.1f} s:[/] {escape(event.error)}"
+        )
+
+    def _on_model_turn(self, event: ev.ModelTurn) -> None:
+        self._idle()
+        self.step = event.step
+        self.console.rule(
+            f"[bold]step {event.step}[/] · model {event.model_ms / 1000:.2f} s · "
+            f"{event.usage.total:,} tokens (total {event.total_usage.total:,}) · "
+            f"${event.total_cost_usd:.4f} so far",
+            align="left",
+            style="dim",
+        )
+        if event.text:
+            self.console.print(escape(_clip(event.text, _TEXT_LIMIT)))
+        if not event.tool_calls:
+            return
+        self.status = self.console.status(f"step {event.step}: running tools")
+        self.status.start()
+
+    def _on_tool_result(self, event: ev.ToolExecuted) -> None:
+        mark = "[red]✗[/]" if event.error else "[green]✓[/]"
+        line = f"  {mark} {escape(describe_action(event.name, event.input))}"
+        self.console.print(f"{line} [dim]{event.tool_ms:.0f} ms[/]")
+        if event.error:
+            self.console.print(f"    [red]{escape(_clip(event.error, 300))}[/]")
+        if self.status is not None:  # after the turn's last tool, the model is next
+            self.status.update(f"step {self.step + 1}: waiting for the model")
+
+    def _on_notice(self, event: ev.Notice) -> None:
+        style = {"info": "cyan", "warning": "yellow", "error": "red"}[event.level]
+        self.console.print(f"  [{style}]! {escape(event.message)}[/]")
+        self._waiting()
+
+    def _on_run_finished(self, event: ev.RunFinished) -> None:
+        self._idle()
+        style = STATUS_STYLE.get(event.status, "red")
+        table = Table(show_header=False, box=None, padding=(0, 2))
+        table.add_row("status", f"[bold {style}]{event.status}[/] ({escape(event.reason)})")
+        table.add_row("steps", str(event.steps))
+        usage = event.usage
+        table.add_row(
+            "tokens",
+            f"{usage.total:,} (input {usage.input_tokens:,}, output {usage.output_tokens:,}, "
+            f"cache read {usage.cache_read_input_tokens:,}, "
+            f"cache write {usage.cache_creation_input_tokens:,})",
+        )
+        table.add_row("cost", f"${event.cost_usd:.4f}")
+        table.add_row(
+            "time",
+            f"{event.seconds:.1f} s (model {event.model_ms / 1000:.1f} s, "
+            f"tools {event.tool_ms / 1000:.1f} s)",
+        )
+        self.console.print(Panel(table, title="run finished", border_style=style, expand=False))
