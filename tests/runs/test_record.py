@@ -102,6 +102,44 @@ def test_conversation_round_trip_and_atomic_save(
     assert [p.name for p in record.path.iterdir() if p.name.startswith(".")] == []
 
 
+def test_saved_screenshots_are_referenced_not_copied_into_the_conversation(
+    tmp_path: Path,
+) -> None:
+    record = RunRecord.create(tmp_path / "run", RUN_ID)
+    record.append(Notice(RUN_ID, step=0, level="info", message="started"))
+    saved, unsaved = screen_png(10, "saved"), screen_png(90, "never saved")
+    record.save_screenshot(1, "tu_1", saved)
+
+    def result(image_data: str) -> dict[str, object]:
+        source = {"type": "base64", "media_type": "image/png", "data": image_data}
+        return {
+            "type": "tool_result",
+            "tool_use_id": "t",
+            "content": [{"type": "image", "source": source}],
+        }
+
+    messages = [{"role": "user", "content": [result(saved.base64), result(unsaved.base64)]}]
+    record.save_conversation(messages)
+    stored = (record.path / "conversation.json").read_text()
+    assert saved.base64 not in stored and "screenshots/0001-1.png" in stored
+    assert unsaved.base64 in stored  # no file to point at: kept inline
+    assert record.load_conversation() == messages
+    # A resumed record reads the references back, and keeps them references when it saves.
+    reopened = RunRecord.open(record.path)
+    reopened.save_conversation(reopened.load_conversation())
+    assert (record.path / "conversation.json").read_text() == stored
+
+
+def test_a_reference_outside_the_screenshots_folder_is_refused(tmp_path: Path) -> None:
+    record = RunRecord.create(tmp_path / "run", RUN_ID)
+    (tmp_path / "secret.png").write_bytes(b"not yours")
+    source = {"type": "deskhand_screenshot", "media_type": "image/png", "path": "../secret.png"}
+    bad = [{"role": "user", "content": [{"type": "image", "source": source}]}]
+    (record.path / "conversation.json").write_text(json.dumps(bad))
+    with pytest.raises(ValueError, match="outside screenshots"):
+        record.load_conversation()
+
+
 def test_open_resumes_after_a_torn_line(tmp_path: Path) -> None:
     sample = make_sample(tmp_path)
     with (sample.record.path / "events.jsonl").open("a") as file:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +22,10 @@ from deskhand.runs.layout import (
 )
 from deskhand.runs.redact import Redactor, to_json_value
 from deskhand.runs.report import render_report
-from deskhand.tools.imaging import EncodedImage
+from deskhand.tools.imaging import EncodedImage, to_base64
 
+# An image source that stands for a screenshot file of the run (never sent to the API).
+IMAGE_REFERENCE = "deskhand_screenshot"
 EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
 
 
@@ -45,6 +48,8 @@ class RunRecord:
         self.redact = redact
         # tool_use_id -> file stem, so a second image for the same call replaces the first.
         self._screenshot_stems: dict[str, str] = {}
+        # sha256 of an image's base64 text -> its file, so the conversation can point at it.
+        self._image_files: dict[str, str] = {}
 
     @classmethod
     def create(cls, directory: Path, run_id: str, *, redact: Sequence[str] = ()) -> RunRecord:
@@ -86,6 +91,7 @@ class RunRecord:
             old.unlink()
         name = f"{stem}.{EXTENSIONS[image.media_type]}"
         write_atomic(folder / name, image.data)
+        self._image_files[_digest(image.base64)] = f"{SCREENSHOTS_DIR}/{name}"
         return f"{SCREENSHOTS_DIR}/{name}"
 
     def _free_stem(self, step: int) -> str:
@@ -98,9 +104,10 @@ class RunRecord:
         return f"{step:04d}-{n}"
 
     def save_conversation(self, messages: list[dict[str, Any]]) -> None:
-        """Replace conversation.json with the full message list, images included (resume needs
-        them); atomically, so a crash mid-write leaves the previous version."""
-        text = _dumps(self.redact(to_json_value(messages)))
+        """Replace conversation.json with the full message list, atomically (a crash mid-write
+        leaves the previous version). Images saved as screenshots are stored as references to
+        their files: inlining them would rewrite every screenshot at every step."""
+        text = _dumps(self.redact(_map_images(to_json_value(messages), self._to_reference)))
         write_atomic(self.path / CONVERSATION_FILE, text.encode())
 
     def load_conversation(self) -> list[dict[str, Any]]:
@@ -109,8 +116,26 @@ class RunRecord:
             text = (self.path / CONVERSATION_FILE).read_text(encoding="utf-8")
         except FileNotFoundError:
             return []
-        messages: list[dict[str, Any]] = json.loads(text)
+        messages: list[dict[str, Any]] = _map_images(json.loads(text), self._from_reference)
         return messages
+
+    def _to_reference(self, source: dict[str, Any]) -> dict[str, Any]:
+        if source.get("type") != "base64":
+            return source
+        path = self._image_files.get(_digest(source["data"]))
+        if path is None:
+            return source
+        return {"type": IMAGE_REFERENCE, "media_type": source["media_type"], "path": path}
+
+    def _from_reference(self, source: dict[str, Any]) -> dict[str, Any]:
+        if source.get("type") != IMAGE_REFERENCE:
+            return source
+        file = (self.path / source["path"]).resolve()
+        if not file.is_relative_to((self.path / SCREENSHOTS_DIR).resolve()):
+            raise ValueError(f"conversation refers to {source['path']!r} outside screenshots/")
+        data = to_base64(file.read_bytes())
+        self._image_files[_digest(data)] = source["path"]
+        return {"type": "base64", "media_type": source["media_type"], "data": data}
 
     def write_report(self) -> Path:
         """Render report.html from the events and screenshots written so far."""
@@ -118,6 +143,21 @@ class RunRecord:
         path = self.path / REPORT_FILE
         write_atomic(path, page.encode())
         return path
+
+
+def _digest(base64_text: str) -> str:
+    return hashlib.sha256(base64_text.encode("ascii")).hexdigest()
+
+
+def _map_images(value: Any, change: Callable[[dict[str, Any]], dict[str, Any]]) -> Any:
+    """A copy of a JSON value with `change` applied to the source of every image block."""
+    if isinstance(value, list):
+        return [_map_images(item, change) for item in value]
+    if not isinstance(value, dict):
+        return value
+    if value.get("type") == "image" and isinstance(value.get("source"), dict):
+        return {**value, "source": change(value["source"])}
+    return {key: _map_images(item, change) for key, item in value.items()}
 
 
 def _end_torn_line(events_file: Path) -> None:
