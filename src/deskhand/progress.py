@@ -17,6 +17,7 @@ from rich.status import Status
 from rich.table import Table
 
 from deskhand.agent import events as ev
+from deskhand.agent.models import lookup
 
 STATUS_STYLE = {
     "done": "green",
@@ -60,6 +61,10 @@ class RunProgress:
         self.status: Status | None = None
         self.streamed = ""
         self.step = 0
+        self.priced = True
+
+    def cost(self, usd: float) -> str:
+        return f"${usd:.4f}" if self.priced else "cost unknown (no price for this model)"
 
     def on_text(self, delta: str) -> None:
         self.streamed += delta
@@ -86,6 +91,7 @@ class RunProgress:
             self.status = None
 
     def _on_run_started(self, event: ev.RunStarted) -> None:
+        self.priced = lookup(event.model).price is not None
         width, height = event.screen
         budgets = ", ".join(
             f"{k.removeprefix('max_')} {v:g}" for k, v in event.budgets.items() if v
@@ -112,7 +118,7 @@ class RunProgress:
         self.console.rule(
             f"[bold]step {event.step}[/] · model {event.model_ms / 1000:.2f} s · "
             f"{event.usage.total:,} tokens (total {event.total_usage.total:,}) · "
-            f"${event.total_cost_usd:.4f} so far",
+            f"{self.cost(event.total_cost_usd)} so far",
             align="left",
             style="dim",
         )
@@ -150,7 +156,7 @@ class RunProgress:
             f"cache read {usage.cache_read_input_tokens:,}, "
             f"cache write {usage.cache_creation_input_tokens:,})",
         )
-        table.add_row("cost", f"${event.cost_usd:.4f}")
+        table.add_row("cost", self.cost(event.cost_usd))
         table.add_row(
             "time",
             f"{event.seconds:.1f} s (model {event.model_ms / 1000:.1f} s, "

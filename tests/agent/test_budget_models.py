@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from deskhand.agent.budget import Budgets, Spend
+from deskhand.agent.config import RunConfig, Thinking
+from deskhand.agent.context import ContextPolicy
 from deskhand.agent.events import Usage
 from deskhand.agent.models import Price, known_models, lookup
 from deskhand.agent.toolbox import ToolVersions
@@ -63,7 +67,6 @@ def test_model_lookup(model: str, key: str) -> None:
 def test_every_model_entry_names_real_tool_versions() -> None:
     for model in known_models():
         info = lookup(model)
-        assert info.price is not None
         versions = ToolVersions.for_computer(info.tool_version, info.editor)
         assert versions.computer == info.tool_version
 
@@ -76,3 +79,24 @@ def test_tool_groups_and_betas() -> None:
     assert ToolVersions.for_computer("computer_toolset_20260801").betas == []
     with pytest.raises(ValueError, match="known types"):
         ToolVersions.for_computer("computer_19990101")
+
+
+def test_a_cost_budget_needs_a_price() -> None:
+    assert lookup("claude-sonnet-5-5").tool_version == "computer_toolset_20260801"
+    assert lookup("claude-sonnet-5").price is None
+    with pytest.raises(ValueError, match="no price"):
+        RunConfig("task", model="claude-sonnet-5", budgets=Budgets(max_cost_usd=1.0))
+    RunConfig("task", model="claude-sonnet-5", budgets=Budgets(max_tokens=10_000))
+
+
+def test_config_survives_the_record_round_trip() -> None:
+    config = RunConfig(
+        "task",
+        model="claude-opus-4-6",
+        tool_version="computer_toolset_20260801",
+        screen=(1024, 768),
+        apps=("terminal",),
+        thinking=Thinking("extended", budget_tokens=2048),
+        context=ContextPolicy(keep_images=3, chunk=6),
+    )
+    assert RunConfig.from_json(json.loads(json.dumps(config.to_json()))) == config

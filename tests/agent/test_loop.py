@@ -18,7 +18,7 @@ from deskhand.agent import events as ev
 from deskhand.agent.budget import Budgets
 from deskhand.agent.config import RunConfig
 from deskhand.agent.context import PRUNED_TEXT, ContextPolicy
-from deskhand.agent.loop import Agent, RunResult
+from deskhand.agent.loop import Agent, RunResult, run_sync
 from deskhand.agent.providers import RetryPolicy, make_provider
 from deskhand.runs.index import RunIndex
 from deskhand.sandbox.desktop import Desktop
@@ -430,3 +430,48 @@ async def test_tokens_per_step_with_and_without_pruning_and_caching(
         assert figures["last_request_tokens"] < 16 * 1500  # at most 2 * keep screenshots
     if policy.caching:
         assert read > 0
+
+
+def test_the_sync_api_runs_on_its_own_desktop(emulator: Emulator, tmp_path: Path) -> None:
+    emulator.script.add(Reply([ToolUse("bash", {"command": "echo sync"})]), done("sync done"))
+    seen: list[str] = []
+    result = run_sync(
+        RunConfig("Say hi.", model=MODEL, out=tmp_path / "run", screen=(800, 600)),
+        provider=make_provider("anthropic", api_key=API_KEY, base_url=emulator.base_url),
+        index=RunIndex(tmp_path / "index.sqlite"),
+        on_event=lambda event: seen.append(event.kind),
+    )
+    assert result.ok and result.final_text == "sync done"
+    assert seen[0] == "run_started" and seen[-1] == "run_finished" and "tool_result" in seen
+    tool = emulator.script.requests[0].body["tools"][0]
+    assert (tool["display_width_px"], tool["display_height_px"]) == (800, 600)
+
+
+async def test_the_sync_api_works_inside_a_running_loop(emulator: Emulator, tmp_path: Path) -> None:
+    """As in a notebook: an event loop is already running in this thread."""
+    emulator.script.add(done("from a notebook"))
+    result = run_sync(
+        RunConfig("Say hi.", model=MODEL, out=tmp_path / "run"),
+        provider=make_provider("anthropic", api_key=API_KEY, base_url=emulator.base_url),
+        index=RunIndex(tmp_path / "index.sqlite"),
+    )
+    assert result.ok and result.final_text == "from a notebook"
+
+
+async def test_vertex_runs_the_same_loop(
+    emulator: Emulator, desktop: Desktop, tmp_path: Path
+) -> None:
+    emulator.script.add(Reply([computer("cursor_position")]), done("via vertex"))
+    provider = make_provider(
+        "vertex",
+        api_key="vertex-access-token-for-tests",
+        base_url=emulator.vertex_base_url,
+        region="us-east5",
+        project_id="deskhand-test",
+    )
+    config = RunConfig("Where is the pointer?", model=MODEL, provider="vertex", out=tmp_path / "r")
+    agent = Agent(config, provider=provider, index=RunIndex(tmp_path / "index.sqlite"))
+    result = await agent.run(desktop)
+    assert result.ok and result.final_text == "via vertex"
+    assert "streamRawPredict" in emulator.script.requests[0].path
+    assert "vertex-access-token-for-tests" not in every_file_text(result.run_dir)

@@ -78,6 +78,11 @@ class RunConfig:
                     f"the thinking budget ({budget}) must be at least 1024 and below the "
                     f"output limit ({self.output_tokens})"
                 )
+        if self.budgets.max_cost_usd is not None and self.model_info.price is None:
+            raise ValueError(
+                f"no price is known for {self.model!r}, so a cost budget cannot be enforced; "
+                "add it to deskhand/agent/models.toml or use --max-tokens"
+            )
         if self.max_output_tokens is not None and self.max_output_tokens < 1:
             raise ValueError("max_output_tokens must be at least 1")
 
