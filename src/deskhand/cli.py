@@ -243,6 +243,9 @@ def run_task(
     resume: Annotated[
         str | None, typer.Option(help="Continue a stopped run (its id, id prefix or folder).")
     ] = None,
+    vnc: Annotated[
+        bool, typer.Option("--vnc", help="Watch the desktop with a VNC viewer (view-only).")
+    ] = False,
     no_sandbox: NoSandboxOption = False,
 ) -> None:
     """Give the model a task on a fresh sandboxed desktop and let it work until it is done.
@@ -276,6 +279,8 @@ def _make_agent(args: dict[str, Any]) -> Agent:
     )
     progress = RunProgress(console)
     hooks: dict[str, Any] = {"on_event": progress, "on_text": progress.on_text}
+    if args["vnc"]:
+        hooks["on_desktop"] = _show_vnc
     if args["resume"]:
         run_dir = _find_run(args["resume"])
         return Agent.resume(run_dir, instruction=args["task"] or None, budgets=budgets, **hooks)
@@ -303,6 +308,14 @@ def _make_agent(args: dict[str, Any]) -> Agent:
         out=Path(args["out"]) if args["out"] else None,
     )
     return Agent(config, **hooks)
+
+
+async def _show_vnc(desk: Desktop) -> None:
+    vnc = await desk.expose_vnc(view_only=True)
+    console.print(
+        f"watch: [bold]vncviewer {vnc.host}::{vnc.port}[/]  password {vnc.password}  "
+        "(loopback only, view-only)"
+    )
 
 
 def _find_run(reference: str) -> Path:

@@ -52,6 +52,7 @@ def test_run_prints_progress_and_a_json_summary(emulator: Emulator, tmp_path: Pa
         str(out),
         "--model",
         "claude-haiku-4-5",
+        "--vnc",
         env=environment(emulator, tmp_path),
     )
     assert done.returncode == 0, done.stderr
@@ -59,7 +60,8 @@ def test_run_prints_progress_and_a_json_summary(emulator: Emulator, tmp_path: Pa
     assert summary["status"] == "done" and summary["steps"] == 3
     assert summary["run_dir"] == str(out) and summary["cost_usd"] > 0
     assert summary["tokens"]["total"] > 0
-    for shown in ("step 1", "Checking the files.", "bash: ls -a ~", "retry 1", "run finished"):
+    shown_all = ("step 1", "Checking the files.", "bash: ls -a ~", "retry 1", "run finished")
+    for shown in (*shown_all, "vncviewer 127.0.0.1::"):
         assert shown in done.stderr, shown
     assert (out / "report.html").is_file()
     assert API_KEY not in done.stdout + done.stderr

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -173,6 +173,7 @@ class Agent:
         on_text: Callable[[str], None] | None = None,
         index: RunIndex | None = None,
         record: RunRecord | None = None,
+        on_desktop: Callable[[Desktop], Awaitable[None]] | None = None,
     ) -> None:
         from deskhand.agent.providers import make_provider
 
@@ -188,6 +189,7 @@ class Agent:
         self.record = record
         self.index = index if index is not None else RunIndex(default_index_path())
         self.on_text = on_text
+        self.on_desktop = on_desktop  # e.g. to show the desktop over VNC while the agent works
         self.listeners: list[EventCallback] = [Recorder(self.record, self.index)]
         if on_event:
             self.listeners.append(on_event)
@@ -305,6 +307,8 @@ class Agent:
         )
 
     async def _run_on(self, desktop: Desktop) -> RunResult:
+        if self.on_desktop is not None:
+            await self.on_desktop(desktop)
         settings = ScreenshotSettings(format=self.config.screenshot_format)
         self.toolbox = await Toolbox.create(
             desktop.computer, self.config.tool_versions, screenshots=settings

@@ -149,6 +149,9 @@ def _session_env(config: SessionConfig) -> dict[str, str]:
         XDG_SESSION_TYPE="x11",
         TERM="xterm-256color",
         NO_AT_BRIDGE="1",
+        # GTK apps keep settings in memory: dconf would try to start a D-Bus session bus, which
+        # fails (the sandbox's machine-id is masked) and puts warnings in every command output.
+        GSETTINGS_BACKEND="memory",
     )
     return env
 
