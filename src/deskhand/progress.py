@@ -131,7 +131,7 @@ class RunProgress:
 
     def _on_tool_result(self, event: ev.ToolExecuted) -> None:
         mark = "[red]✗[/]" if event.error else "[green]✓[/]"
-        line = f"  {mark} {escape(describe_action(event.name, event.input))}"
+        line = f"  {mark} {escape(_clip(describe_action(event.name, event.input), 90))}"
         self.console.print(f"{line} [dim]{event.tool_ms:.0f} ms[/]")
         if event.error:
             self.console.print(f"    [red]{escape(_clip(event.error, 300))}[/]")
