@@ -108,6 +108,7 @@ class RunProgress:
         self._waiting()
 
     def _on_model_retry(self, event: ev.ModelRetry) -> None:
+        self.streamed = ""  # the retried answer streams again from its start
         self.console.print(
             f"  [yellow]↻ retry {event.attempt} in {event.delay_s:.1f} s:[/] {escape(event.error)}"
         )

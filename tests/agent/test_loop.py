@@ -475,3 +475,21 @@ async def test_vertex_runs_the_same_loop(
     assert result.ok and result.final_text == "via vertex"
     assert "streamRawPredict" in emulator.script.requests[0].path
     assert "vertex-access-token-for-tests" not in every_file_text(result.run_dir)
+
+
+async def test_a_failing_callback_still_ends_in_a_complete_record(
+    harness: Harness, desktop: Desktop
+) -> None:
+    def explode(event: ev.Event) -> None:
+        if isinstance(event, ev.ToolExecuted):
+            raise RuntimeError("a bug in the caller's callback")
+
+    harness.emulator.script.add(Reply([computer("cursor_position")]), done())
+    agent = harness.agent()
+    agent.listeners.append(explode)
+    result = await agent.run(desktop)
+    assert result.status == "error" and "callback" in result.reason and result.exit_code == 1
+    kinds = [event["kind"] for event in agent.record.events()]
+    assert kinds[-2:] == ["notice", "run_finished"]
+    conversation = json.loads((result.run_dir / "conversation.json").read_text())
+    assert conversation[-1]["content"][0]["type"] == "tool_result"  # still valid to resume

@@ -345,7 +345,10 @@ async def check_type(case: Case, _: str) -> None:
             await case.run("left_click", coordinate=list(model(centre)))
         await case.run("type", text=TYPED)
         await case.run("key", text="Return")
-        await wait_until(lambda: out.read_text(encoding="utf-8") == TYPED + "\n", "the line")
+        await wait_until(
+            lambda: out.read_text(encoding="utf-8") == TYPED + "\n",
+            lambda: f"the line; the file holds {out.read_text(encoding='utf-8')!r}",
+        )
         await case.run("key", text="ctrl+d")
         # EOF ends cat, so the xterm closes: ctrl+d arrived as a control character.
         gone = await desk.computer.run(["xdotool", "search", "--name", title], timeout=10)
@@ -359,11 +362,15 @@ async def check_type(case: Case, _: str) -> None:
     assert out.read_text(encoding="utf-8") == TYPED + "\n"
 
 
-async def wait_until(check: Callable[[], bool], what: str, timeout: float = 5.0) -> None:
+async def wait_until(
+    check: Callable[[], bool], what: str | Callable[[], str], timeout: float = 5.0
+) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
+            raise AssertionError(
+                f"timed out waiting for {what if isinstance(what, str) else what()}"
+            )
         await asyncio.sleep(0.02)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+import traceback
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -333,17 +334,26 @@ class Agent:
 
     async def _guarded(self) -> tuple[ev.Status, str]:
         """The loop, with every way it can end turned into a status and a reason."""
+        scope = asyncio.timeout_at(self.spend.deadline)
         try:
-            async with asyncio.timeout_at(self.spend.deadline):
+            async with scope:
                 return await self._loop()
-        except TimeoutError:
-            return "budget_exceeded", f"time budget reached ({self.config.budgets.max_seconds:g} s)"
+        except TimeoutError as exc:
+            if scope.expired():
+                return (
+                    "budget_exceeded",
+                    f"time budget reached ({self.config.budgets.max_seconds:g} s)",
+                )
+            return "error", f"an operation timed out: {exc}"
         except asyncio.CancelledError:
             return "interrupted", "stopped by the user"
         except ProviderError as exc:
             return ("auth_error" if exc.kind == "auth" else "api_error"), exc.message
         except (GuestError, DesktopError) as exc:
             return "error", f"the desktop failed: {exc}"
+        except Exception as exc:  # a bug (ours or a callback's) still ends in a complete record
+            self._notice(self.spend.steps, "error", traceback.format_exc())
+            return "error", f"internal error: {exc!r}"
         finally:
             self._close_turn(INTERRUPTED)
             self.record.save_conversation(self.messages)
