@@ -221,12 +221,15 @@ async def test_a_cost_budget_stops_before_overspending(harness: Harness, desktop
 
 
 async def test_a_stuck_model_is_told_then_stopped(harness: Harness, desktop: Desktop) -> None:
-    same = [Reply([computer("mouse_move", coordinate=[700, 500])]) for _ in range(8)]
+    same = [Reply([computer("mouse_move", coordinate=[700, 500])]) for _ in range(12)]
     result = await harness.run(desktop, *same)
     assert result.status == "stuck" and result.exit_code == 4
-    warned = [r for r in harness.requests if "repeated the same action" in json.dumps(r.body)]
+    requests = [json.dumps(r.body) for r in harness.requests]
+    warned = [n for n, body in enumerate(requests) if "repeated the same action" in body]
     assert warned, "the model was never told it is repeating itself"
-    assert len(harness.requests) == 5  # warned after the 3rd call, stopped after the 5th
+    # Warned after three identical calls (in the request after the third), stopped two calls
+    # later. A screen change between calls (the panel clock ticking) can delay both a little.
+    assert warned[0] + 1 == len(requests) - 1 <= 8
     assert harness.of_kind(ev.Notice)
 
 
