@@ -26,6 +26,7 @@ from deskhand.guest.apps import APPS
 from deskhand.progress import RunProgress
 from deskhand.runs.index import RunIndex, default_index_path
 from deskhand.runs.table import runs_table
+from deskhand.safety.confirm import TerminalConfirmer
 from deskhand.sandbox.backends import SandboxUnavailable
 from deskhand.sandbox.desktop import Desktop, DesktopError, DesktopOptions
 from deskhand.tools.imaging import parse_image_format
@@ -246,6 +247,16 @@ def run_task(
     vnc: Annotated[
         bool, typer.Option("--vnc", help="Watch the desktop with a VNC viewer (view-only).")
     ] = False,
+    policy: Annotated[
+        str, typer.Option(help="Action policy: a shipped one (default, permissive) or a YAML file.")
+    ] = "default",
+    allow_domain: Annotated[
+        list[str] | None,
+        typer.Option("--allow-domain", help="A site the model may go to without asking (repeat)."),
+    ] = None,
+    confirm_timeout: Annotated[
+        float, typer.Option(min=1, help="Seconds to wait for an approval before declining.")
+    ] = 120,
     no_sandbox: NoSandboxOption = False,
 ) -> None:
     """Give the model a task on a fresh sandboxed desktop and let it work until it is done.
@@ -278,7 +289,11 @@ def _make_agent(args: dict[str, Any]) -> Agent:
         max_cost_usd=args["max_cost"],
     )
     progress = RunProgress(console)
-    hooks: dict[str, Any] = {"on_event": progress, "on_text": progress.on_text}
+    hooks: dict[str, Any] = {
+        "on_event": progress,
+        "on_text": progress.on_text,
+        "confirmer": TerminalConfirmer(console, before=progress.pause),
+    }
     if args["vnc"]:
         hooks["on_desktop"] = _show_vnc
     if args["resume"]:
@@ -305,6 +320,9 @@ def _make_agent(args: dict[str, Any]) -> Agent:
         apps=tuple(key for key in args["start"].split(",") if key),
         sandbox=not args["no_sandbox"],
         interactive=not args["non_interactive"],
+        policy=args["policy"],
+        allowed_domains=tuple(args["allow_domain"] or ()),
+        confirm_timeout_s=args["confirm_timeout"],
         out=Path(args["out"]) if args["out"] else None,
     )
     return Agent(config, **hooks)

@@ -7,9 +7,6 @@ answers; retries and warnings stand out; the end is a summary table.
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
@@ -18,6 +15,7 @@ from rich.table import Table
 
 from deskhand.agent import events as ev
 from deskhand.agent.models import lookup
+from deskhand.tools.describe import describe_action
 
 STATUS_STYLE = {
     "done": "green",
@@ -26,27 +24,6 @@ STATUS_STYLE = {
     "stuck": "yellow",
 }
 _TEXT_LIMIT = 600
-
-
-def describe_action(name: str, tool_input: dict[str, Any]) -> str:
-    """A short human reading of one tool call: `left_click (640, 400)`, `bash: ls -la`."""
-    action = str(tool_input.get("action") or tool_input.get("command") or "")
-    if name in ("bash",):
-        return f"bash: {tool_input.get('command', '(restart)')}"
-    if name in ("str_replace_editor", "str_replace_based_edit_tool"):
-        return f"editor {action} {tool_input.get('path', '')}"
-    label = action if name == "computer" else name
-    details = [
-        f"({v[0]}, {v[1]})"
-        for k in ("start_coordinate", "coordinate")
-        if isinstance(v := tool_input.get(k), list) and len(v) == 2
-    ]
-    if "text" in tool_input:
-        details.append(json.dumps(tool_input["text"], ensure_ascii=False))
-    for key in ("scroll_direction", "scroll_amount", "duration", "region"):
-        if key in tool_input:
-            details.append(f"{key}={tool_input[key]}")
-    return " ".join([label, *details])
 
 
 def _clip(text: str, limit: int) -> str:
@@ -84,6 +61,20 @@ class RunProgress:
             self.status.start()
         else:
             self.status.update(f"step {self.step + 1}: waiting for the model")
+
+    def pause(self) -> None:
+        """Stop the spinner (before a prompt); the next event starts it again."""
+        self._idle()
+
+    def _on_gate(self, event: ev.GateDecision) -> None:
+        if event.decision == "allow":
+            return
+        if event.ran:
+            self.console.print(f"  [green]approved[/] by {event.approver}: {escape(event.reason)}")
+        else:
+            verdict = "denied" if event.decision == "deny" else f"declined ({event.approver})"
+            self.console.print(f"  [red]{verdict}[/]: {escape(event.reason)}")
+        self._waiting()
 
     def _idle(self) -> None:
         if self.status is not None:

@@ -66,6 +66,8 @@ class Harness:
             base_url=self.emulator.base_url,
             retry=RetryPolicy(base_delay_s=0.01, max_delay_s=0.05),
         )
+        # The gate is tested on its own (tests/safety); here it lets the loop's mechanics run.
+        config.setdefault("policy", "permissive")
         run_config = RunConfig(
             task=task, model=MODEL, out=self.tmp_path / f"run{self.runs}", **config
         )

@@ -15,6 +15,7 @@ from deskhand.agent.context import ContextPolicy
 from deskhand.agent.models import DEFAULT_MODEL, ModelInfo, ThinkingMode, lookup
 from deskhand.agent.toolbox import ToolVersions
 from deskhand.guest.apps import APPS
+from deskhand.safety.policy import DEFAULT_POLICY, load_policy
 from deskhand.tools import imaging
 
 Effort = Literal["low", "medium", "high", "max"]
@@ -59,6 +60,9 @@ class RunConfig:
     apps: tuple[str, ...] = ()  # apps open when the run starts
     sandbox: bool = True
     interactive: bool = True  # False: anything that would ask a human is refused
+    policy: str = DEFAULT_POLICY  # a shipped policy's name or a YAML file
+    allowed_domains: tuple[str, ...] = ()  # sites the user allows (no approval to go there)
+    confirm_timeout_s: float = 120.0  # no answer by then = declined
     out: Path | None = None  # the run directory; None: a new folder under the runs directory
 
     def __post_init__(self) -> None:
@@ -70,6 +74,9 @@ class RunConfig:
         if unknown:
             raise ValueError(f"unknown apps {unknown}; known: {', '.join(APPS)}")
         self.tool_versions  # noqa: B018  (validates the tool version now, not mid-run)
+        load_policy(self.policy)  # a broken policy stops the run before it starts
+        if self.confirm_timeout_s <= 0:
+            raise ValueError("confirm_timeout_s must be more than 0")
         thinking = self.thinking
         if thinking.mode == "extended":
             budget = thinking.budget_tokens or self.output_tokens // 2
@@ -107,6 +114,7 @@ class RunConfig:
                 **data,
                 "screen": tuple(data["screen"]),
                 "apps": tuple(data["apps"]),
+                "allowed_domains": tuple(data.get("allowed_domains", ())),
                 "budgets": Budgets(**data["budgets"]),
                 "thinking": Thinking(**data["thinking"]),
                 "context": ContextPolicy(**data["context"]),

@@ -141,6 +141,25 @@ class ToolExecuted(Event):
 
 
 @dataclass(frozen=True)
+class GateDecision(Event):
+    """The safety gate's decision on one tool call, and the human's answer if one was asked."""
+
+    kind: ClassVar[str] = "gate"
+    step: int
+    tool_use_id: str
+    name: str
+    input: dict[str, Any]
+    decision: Literal["allow", "confirm", "deny"]
+    reason: str
+    rule: str | None
+    approver: str | None
+    approved: bool | None
+    note: str
+    screen_hash: str | None
+    ran: bool
+
+
+@dataclass(frozen=True)
 class Notice(Event):
     """Something deskhand told the model or the user (a stuck warning, a truncated answer)."""
 

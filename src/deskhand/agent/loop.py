@@ -34,9 +34,13 @@ from deskhand.runs.index import RunIndex, default_index_path, default_runs_dir
 from deskhand.runs.record import RunRecord, new_run_id
 from deskhand.runs.recorder import Recorder
 from deskhand.runs.redact import Redactor
+from deskhand.safety.confirm import Confirmer, NoHuman
+from deskhand.safety.gate import Gate, GateResult
+from deskhand.safety.policy import load_policy
 from deskhand.sandbox.backends import SandboxUnavailable
 from deskhand.sandbox.desktop import Desktop, DesktopError, DesktopOptions
 from deskhand.tools.computer import ScreenshotSettings
+from deskhand.tools.results import ToolResult
 from deskhand.tools.scaling import ScreenGeometry
 
 EventCallback = Callable[[ev.Event], None]
@@ -62,6 +66,7 @@ SECRET_VARIABLES = (
     "AWS_BEARER_TOKEN_BEDROCK",
 )
 INTERRUPTED = "Not run: the run was stopped before this tool call."
+STOPPED_BY_GATE = "Not run: an earlier action in this turn was not approved, so the rest stopped."
 CUT_OFF = (
     "Not run: your answer was cut off at the output limit ({limit} tokens) before this tool "
     "call was complete. Send it again, with less text before it."
@@ -175,6 +180,7 @@ class Agent:
         index: RunIndex | None = None,
         record: RunRecord | None = None,
         on_desktop: Callable[[Desktop], Awaitable[None]] | None = None,
+        confirmer: Confirmer | None = None,
     ) -> None:
         from deskhand.agent.providers import make_provider
 
@@ -191,6 +197,8 @@ class Agent:
         self.index = index if index is not None else RunIndex(default_index_path())
         self.on_text = on_text
         self.on_desktop = on_desktop  # e.g. to show the desktop over VNC while the agent works
+        # Without a way to ask a human, nobody can approve: gated actions are declined.
+        self.confirmer: Confirmer = confirmer if confirmer and config.interactive else NoHuman()
         self.listeners: list[EventCallback] = [Recorder(self.record, self.index)]
         if on_event:
             self.listeners.append(on_event)
@@ -315,6 +323,15 @@ class Agent:
             desktop.computer, self.config.tool_versions, screenshots=settings
         )
         self.system = [{"type": "text", "text": self._system_text()}]
+        self.gate = Gate(
+            policy=load_policy(self.config.policy),
+            confirmer=self.confirmer,
+            computer=desktop.computer,
+            geometry=self.toolbox.computer.geometry,
+            run_id=self.run_id,
+            timeout_s=self.config.confirm_timeout_s,
+            allowed_domains=set(self.config.allowed_domains),
+        )
         if not self.messages:
             self.messages.append(
                 {"role": "user", "content": [{"type": "text", "text": self.config.task}]}
@@ -475,36 +492,27 @@ class Agent:
     # -- tools -------------------------------------------------------------------------------
 
     async def _run_tools(self, calls: list[ev.ToolCall]) -> Verdict:
-        """Run the turn's tool calls in order; answer all of them in one user message."""
+        """Run the turn's tool calls in order through the gate; answer all of them in one user
+        message. Once a call is declined or denied, the rest of the turn does not run."""
         assert self._turn is not None
         step = self.spend.steps
         worst: Verdict = "ok"
         for call in calls:
             start = time.perf_counter()
+            gated = await self._gate(step, call)
+            if gated is not None and not gated.run:
+                result = ToolResult.from_error(gated.message)
+                self._turn.answers.append(
+                    self.toolbox.not_run(call.id, call.name, gated.message).block
+                )
+                self._record_tool(step, call, result, (time.perf_counter() - start) * 1000)
+                self._close_turn(STOPPED_BY_GATE)
+                return worst
             outcome = await self.toolbox.run(call.id, call.name, call.input)
-            tool_ms = (time.perf_counter() - start) * 1000
-            self.tool_ms += tool_ms
             self._turn.answers.append(outcome.block)
             result = outcome.result
+            self._record_tool(step, call, result, (time.perf_counter() - start) * 1000)
             image = result.image
-            shot = self.record.save_screenshot(step, call.id, image) if image else None
-            computer = self.toolbox.is_computer(call.name)
-            self._emit(
-                ev.ToolExecuted(
-                    self.run_id,
-                    step=step,
-                    tool_use_id=call.id,
-                    name=call.name,
-                    input=call.input,
-                    output=result.output,
-                    error=result.error,
-                    system=result.system,
-                    screenshot=shot,
-                    screenshot_size=(image.width, image.height) if image else None,
-                    points=_points(call.input) if computer else [],
-                    tool_ms=tool_ms,
-                )
-            )
             produced = image.data if image else f"{result.output}\0{result.error}".encode()
             verdict = self.detector.observe(call.name, call.input, produced)
             if verdict == "warn":
@@ -514,6 +522,65 @@ class Agent:
                 worst = verdict
         self._close_turn(INTERRUPTED)
         return worst
+
+    async def _gate(self, step: int, call: ev.ToolCall) -> GateResult | None:
+        """The gate's decision on a call (None for unknown tools, which cannot run anyway)."""
+        kind, action = self._kind_of(call)
+        if kind is None:
+            return None
+        gated = await self.gate.check(step, call.id, call.name, kind, action, call.input)
+        self._emit(
+            ev.GateDecision(
+                self.run_id,
+                step=step,
+                tool_use_id=call.id,
+                name=call.name,
+                input=call.input,
+                decision=gated.decision,
+                reason=gated.reason,
+                rule=gated.rule,
+                approver=gated.approver,
+                approved=gated.approved,
+                note=gated.note,
+                screen_hash=gated.screen_hash,
+                ran=gated.run,
+            )
+        )
+        return gated
+
+    def _kind_of(self, call: ev.ToolCall) -> tuple[str | None, str]:
+        if self.toolbox.is_computer(call.name):
+            dated = self.toolbox.computer.spec.name is not None
+            return "computer", str(call.input.get("action", "")) if dated else call.name
+        if call.name == self.toolbox.bash.name:
+            return "bash", "bash"
+        if call.name == self.toolbox.editor.name:
+            return "editor", str(call.input.get("command", ""))
+        return None, ""
+
+    def _record_tool(
+        self, step: int, call: ev.ToolCall, result: ToolResult, tool_ms: float
+    ) -> None:
+        self.tool_ms += tool_ms
+        image = result.image
+        shot = self.record.save_screenshot(step, call.id, image) if image else None
+        computer = self.toolbox.is_computer(call.name)
+        self._emit(
+            ev.ToolExecuted(
+                self.run_id,
+                step=step,
+                tool_use_id=call.id,
+                name=call.name,
+                input=call.input,
+                output=result.output,
+                error=result.error,
+                system=result.system,
+                screenshot=shot,
+                screenshot_size=(image.width, image.height) if image else None,
+                points=_points(call.input) if computer else [],
+                tool_ms=tool_ms,
+            )
+        )
 
     def _close_turn(self, reason: str) -> None:
         """Answer every tool call of the current turn (unanswered ones with `reason`)."""

@@ -1,0 +1,1 @@
+"""The safety layer: egress allowlist, action gate, injection screening, secrets, audit."""
