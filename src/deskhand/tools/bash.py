@@ -20,6 +20,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from deskhand.computer import DEADLINE_MARGIN, Computer, GuestConnectionLost, GuestError
+from deskhand.safety.secrets import placeholder_refusal
 from deskhand.tools.inputs import ToolInputError, preview
 from deskhand.tools.results import ToolResult
 from deskhand.tools.specs import CommandToolSpec, get_command_spec
@@ -82,6 +83,8 @@ class BashTool:
             command = _command(params)
         except ToolInputError as exc:
             return ToolResult.from_error(exc.message)
+        if command is not None and (refusal := placeholder_refusal(command)):
+            return ToolResult.from_error(refusal)  # a secret in a shell ends up in its history
         try:
             if params.restart:
                 await self.computer.connection.call("shell.restart", session=self.session)

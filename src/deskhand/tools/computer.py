@@ -17,7 +17,9 @@ from typing import Any
 
 from deskhand.computer import Computer, GuestConnectionLost, GuestError, SettleParams
 from deskhand.guest.events import MAX_EVENTS, Button, InputEvent, Key, Move, Sleep, Text
+from deskhand.safety.secrets import SecretError, Vault, has_placeholders
 from deskhand.tools import imaging, inputs
+from deskhand.tools.inputs import MAX_TYPE_CHARS
 from deskhand.tools.keys import UnknownKeyError, parse_keys
 from deskhand.tools.results import ToolResult
 from deskhand.tools.scaling import ScreenGeometry
@@ -79,8 +81,10 @@ class ComputerTool:
         disabled: Collection[str] = (),
         screenshots: ScreenshotSettings | None = None,
         settle: SettleParams | None = None,
+        secrets: Vault | None = None,
     ) -> None:
         self.computer = computer
+        self.secrets = secrets  # resolves {{secret:NAME}} in the type action
         self.spec = spec
         self.geometry = geometry
         self.zoom = zoom
@@ -267,7 +271,36 @@ async def _hold_key(tool: ComputerTool, params: inputs.HoldKeyInput) -> ToolResu
 
 
 async def _type(tool: ComputerTool, params: inputs.TypeInput) -> ToolResult:
+    if has_placeholders(params.text):
+        return await _type_secret(tool, params.text)
     return await tool._act([Text(text=params.text)])
+
+
+TYPING_FAILED_NOTE = "The desktop could not type the text (secret values are not shown)."
+
+
+async def _type_secret(tool: ComputerTool, text: str) -> ToolResult:
+    """Type text with {{secret:NAME}} placeholders: the value exists only in the input request
+    to the guest. Nothing that comes back (errors included) can carry it to the model."""
+    vault = tool.secrets or Vault()
+    try:
+        typed = vault.resolve(text)
+    except SecretError as exc:  # unknown names: the message lists names, never values
+        raise inputs.ToolInputError(exc.message) from None
+    if len(typed) > MAX_TYPE_CHARS:
+        raise inputs.ToolInputError(
+            f"the text is longer than {MAX_TYPE_CHARS} characters once its secrets are filled in"
+        )
+    try:
+        return await tool._act([Text(text=typed)])
+    except GuestConnectionLost:
+        raise
+    except GuestError as exc:
+        return ToolResult.from_error(f"{TYPING_FAILED_NOTE} {vault.mask(exc.message)}")
+    except Exception as exc:  # its message or traceback might quote the text: keep only its type
+        failure = type(exc).__name__
+    # Raised outside the except block, so the original is not even chained as its context.
+    raise RuntimeError(f"typing a secret failed: {failure}")
 
 
 async def _scroll(tool: ComputerTool, params: inputs.ScrollInput) -> ToolResult:
