@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +15,8 @@ from deskhand.sandbox.desktop import Desktop, DesktopOptions
 os.environ["DESKHAND_TEST_CANARY"] = "host-secret"
 # Runs made by tests are indexed in a throwaway place, never in the user's own run index.
 os.environ["DESKHAND_HOME"] = tempfile.mkdtemp(prefix="deskhand-test-home-")
+# The tests are automation: they consent the way `deskhand run --yes` does.
+(Path(os.environ["DESKHAND_HOME"]) / "consent.json").write_text('{"version": 1, "how": "--yes"}')
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import json
 import signal
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -13,6 +14,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 from rich.console import Console as OutputConsole
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
@@ -26,6 +28,7 @@ from deskhand.guest.apps import APPS
 from deskhand.progress import RunProgress
 from deskhand.runs.index import RunIndex, default_index_path
 from deskhand.runs.table import runs_table
+from deskhand.safety import consent
 from deskhand.safety.confirm import TerminalConfirmer
 from deskhand.sandbox.backends import SandboxUnavailable
 from deskhand.sandbox.desktop import Desktop, DesktopError, DesktopOptions
@@ -257,14 +260,19 @@ def run_task(
     confirm_timeout: Annotated[
         float, typer.Option(min=1, help="Seconds to wait for an approval before declining.")
     ] = 120,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Record consent to the risks (for automation).")
+    ] = False,
     no_sandbox: NoSandboxOption = False,
 ) -> None:
     """Give the model a task on a fresh sandboxed desktop and let it work until it is done.
 
     Exit codes: 0 done, 1 desktop/internal error, 2 bad usage, 3 budget exceeded, 4 stuck,
-    5 refused, 6 API error, 7 authentication, 8 context window exceeded, 130 interrupted."""
+    5 refused, 6 API error, 7 authentication, 8 context window exceeded, 9 no consent yet,
+    130 interrupted."""
     from deskhand.agent.providers.base import ProviderError
 
+    _ensure_consent(yes, interactive=not non_interactive)
     try:
         agent = _make_agent(locals())
     except ProviderError as exc:
@@ -278,6 +286,23 @@ def run_task(
         print(json.dumps(result.to_json(), ensure_ascii=False))
     console.print(f"run record: {result.run_dir}  (report: {result.run_dir / 'report.html'})")
     raise typer.Exit(result.exit_code)
+
+
+def _ensure_consent(yes: bool, *, interactive: bool) -> None:
+    """Show the risks and ask, once per machine; --yes records consent without asking."""
+    if consent.given():
+        return
+    if yes:
+        consent.record("--yes")
+        return
+    if not (interactive and sys.stdin.isatty()):
+        console.print(f"[red]{escape(consent.MISSING)}[/]")
+        raise typer.Exit(9)
+    console.print(Panel(consent.RISKS, title="before the first run", border_style="yellow"))
+    if typer.prompt("Type 'yes' to accept these risks", default="no").strip().lower() != "yes":
+        console.print("[red]no consent given; nothing was run[/]")
+        raise typer.Exit(9)
+    consent.record("interactive")
 
 
 def _make_agent(args: dict[str, Any]) -> Agent:

@@ -20,7 +20,11 @@ API_KEY = "sk-ant-cli-test-key-never-in-output"
 DESKHAND = [sys.executable, "-m", "deskhand.cli"]
 
 
-def environment(emulator: Emulator, home: Path, *, key: bool = True) -> dict[str, str]:
+def environment(
+    emulator: Emulator, home: Path, *, key: bool = True, consented: bool = True
+) -> dict[str, str]:
+    if consented:  # as after `deskhand run --yes` (the consent test starts without)
+        (home / "consent.json").write_text('{"version": 1, "how": "--yes"}')
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")}
     env.update(DESKHAND_HOME=str(home), ANTHROPIC_BASE_URL=emulator.base_url, COLUMNS="120")
     if key:
@@ -137,3 +141,18 @@ def test_resume_of_an_unknown_run_says_so(
 ) -> None:
     failed = deskhand("run", "--resume", reference, env=environment(emulator, tmp_path))
     assert failed.returncode == 2 and "no run" in failed.stderr
+
+
+def test_consent_is_asked_once_and_yes_records_it(emulator: Emulator, tmp_path: Path) -> None:
+    fresh = tmp_path / "fresh-home"
+    fresh.mkdir()
+    env = environment(emulator, fresh, consented=False)
+    refused = deskhand("run", "Anything.", "--non-interactive", env=env)
+    assert refused.returncode == 9 and "consent" in refused.stderr
+    assert not emulator.script.exchanges
+    emulator.script.add(Reply([Text("Nothing to do.")], "end_turn"))
+    agreed = deskhand("run", "Anything.", "--yes", "--json", env=env)
+    assert agreed.returncode == 0, agreed.stderr
+    assert json.loads((fresh / "consent.json").read_text())["how"] == "--yes"
+    emulator.script.add(Reply([Text("Still nothing.")], "end_turn"))
+    assert deskhand("run", "Again.", "--non-interactive", env=env).returncode == 0

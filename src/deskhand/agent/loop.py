@@ -34,6 +34,7 @@ from deskhand.runs.index import RunIndex, default_index_path, default_runs_dir
 from deskhand.runs.record import RunRecord, new_run_id
 from deskhand.runs.recorder import Recorder
 from deskhand.runs.redact import Redactor
+from deskhand.safety import consent
 from deskhand.safety.confirm import Confirmer, NoHuman
 from deskhand.safety.gate import Gate, GateResult
 from deskhand.safety.policy import load_policy
@@ -184,6 +185,7 @@ class Agent:
     ) -> None:
         from deskhand.agent.providers import make_provider
 
+        consent.require()
         self.config = config
         self.provider = provider or make_provider(
             config.provider, api_key=api_key, base_url=base_url
