@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import secrets
 import time
 from collections.abc import Callable, Sequence
@@ -333,3 +332,50 @@ async def test_a_secret_typed_into_a_real_xterm_reaches_the_file_and_nothing_els
     assert refused.error == BASH_REFUSAL
     env = await bash.run("bash", {"command": "env; cat ~/.bash_history 2>/dev/null; true"})
     assert env.output is not None and value not in env.output
+
+
+# -- masking screenshots -----------------------------------------------------------------------
+
+
+def test_near_matches_allow_a_misread_character_in_six() -> None:
+    from deskhand.safety.secrets import _contains_nearly
+
+    assert _contains_nearly("password:hunter2-abc", "hunter2-abc")
+    assert _contains_nearly("password:hunter2-abc", "hunterz-abc")  # one misread in 11
+    assert not _contains_nearly("password:hxntxr2-abc", "hunter2-abc")  # two: not the value
+    assert not _contains_nearly("short", "hunter2-abc")
+
+
+def render(lines: list[str]) -> bytes:
+    import io
+
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf", 22)
+    picture = Image.new("RGB", (900, 60 + 50 * len(lines)), "white")
+    draw = ImageDraw.Draw(picture)
+    for n, line in enumerate(lines):
+        draw.text((30, 30 + 50 * n), line, fill="black", font=font)
+    out = io.BytesIO()
+    picture.save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_mask_secrets_blacks_out_the_lines_that_show_a_value() -> None:
+    from deskhand.safety.screening import ocr
+    from deskhand.safety.secrets import mask_secrets
+
+    value = "Tr0ub4dor-Horse-88"
+    shot = render(["Welcome to the login page", f"$ echo {value}", "Another ordinary line"])
+    try:
+        before = " ".join(line.text for line in ocr.read_text(shot))
+    except ocr.OcrUnavailable as exc:
+        pytest.skip(f"no OCR: {exc}")
+    assert value in before.replace(" ", "")
+    masked = mask_secrets(shot, [value, "not-on-screen-123"])
+    assert masked[:8] == b"\x89PNG\r\n\x1a\n" and masked != shot
+    after = " ".join(line.text for line in ocr.read_text(masked))
+    assert "Tr0ub" not in after and "Horse" not in after
+    assert "Welcome" in after and "ordinary" in after  # other lines are left alone
+    assert mask_secrets(shot, ["nothing-like-this"]) == shot  # no match: the same bytes
+    assert mask_secrets(shot, []) == shot

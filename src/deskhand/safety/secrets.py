@@ -292,3 +292,73 @@ def _check_value(name: str, value: str, source: str) -> str:
                 f"{where} contains a control character (U+{ord(ch):04X}) that cannot be typed"
             )
     return value
+
+
+# -- screenshots -------------------------------------------------------------------------------
+
+MASK_MARGIN_PX: Final = 3
+
+
+def mask_secrets(image: bytes, values: Iterable[str]) -> bytes:
+    """The screenshot with every OCR text line that shows one of `values` blacked out.
+
+    `image` is an encoded screenshot (PNG, JPEG or WebP); the result keeps its format. OCR
+    misreads characters, so a line matches when it contains the value (spaces and case ignored)
+    with up to one misread character in six. The whole line's box is masked. When nothing
+    matches, the same bytes come back (so a screenshot's hash does not change). Blocking and
+    CPU-bound (about a second per screen): call it through `asyncio.to_thread` on an event loop.
+    Raises `deskhand.safety.screening.ocr.OcrUnavailable` when OCR cannot run.
+    """
+    import io
+
+    from PIL import Image, ImageDraw
+
+    from deskhand.safety.screening import ocr
+
+    wanted = [_squash(v) for v in values if len(_squash(v)) >= MIN_VALUE_CHARS]
+    if not wanted:
+        return image
+    boxes = [
+        line.box
+        for line in ocr.read_text(image)
+        if any(_contains_nearly(_squash(line.text), value) for value in wanted)
+    ]
+    if not boxes:
+        return image
+    with Image.open(io.BytesIO(image)) as decoded:
+        form = decoded.format or "PNG"
+        picture = decoded.convert("RGBA" if form == "PNG" else "RGB")
+    draw = ImageDraw.Draw(picture)
+    for x0, y0, x1, y1 in boxes:
+        m = MASK_MARGIN_PX
+        draw.rectangle((x0 - m, y0 - m, x1 + m, y1 + m), fill="black")
+    out = io.BytesIO()
+    if form in ("JPEG", "WEBP"):
+        picture.save(out, format=form, quality=90)
+    else:
+        picture.save(out, format=form)
+    return out.getvalue()
+
+
+def _squash(text: str) -> str:
+    return "".join(text.split()).casefold()
+
+
+def _contains_nearly(line: str, value: str) -> bool:
+    """Whether some substring of `line` is within len(value)//6 edits of `value` (Sellers)."""
+    if value in line:
+        return True
+    budget = len(value) // 6
+    if budget == 0 or len(line) < len(value) - budget:
+        return False
+    # column[i] = fewest edits matching value[:i] against a substring of line ending here.
+    column = list(range(len(value) + 1))
+    for ch in line:
+        previous_diagonal, column[0] = column[0], 0
+        for i in range(1, len(value) + 1):
+            cost = previous_diagonal + (value[i - 1] != ch)
+            previous_diagonal = column[i]
+            column[i] = min(cost, column[i] + 1, column[i - 1] + 1)
+        if column[-1] <= budget:
+            return True
+    return False
