@@ -9,10 +9,11 @@ the same object without `hash`. `prev` is the previous line's `hash`; the first 
 a genesis value derived from the run id. Editing, removing, inserting, duplicating or reordering
 any line breaks the chain, and `verify` says where.
 
-Lines are written in one canonical form (sorted keys, no spaces, ASCII only), so every control
-character (CR, LF, ESC...) and every non-ASCII character inside a field is a JSON escape: a field
-can never end a line, start a forged one, or send escape sequences to a terminal that `cat`s the
-file. `verify` refuses any line that is not byte-for-byte in that form.
+Lines are written in one fixed form (the chain fields first, then the payload's keys sorted; no
+spaces; ASCII only), so every control character (CR, LF, ESC...) and every non-ASCII character
+inside a field is a JSON escape: a field can never end a line, start a forged one, or send escape
+sequences to a terminal that `cat`s the file. `verify` refuses any line that is not
+byte-for-byte in that form.
 
 Without a key, anyone who can write the file can also recompute every hash after an edit: the
 chain then shows accidents and clumsy edits, not a determined forger. With a key (`load_key`,
