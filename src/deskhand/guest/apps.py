@@ -70,6 +70,14 @@ APPS: dict[str, App] = {
 }
 
 
+def use_proxy(flags: tuple[str, ...]) -> None:
+    """Add the egress proxy flags to the browser's command (the guest calls this once, before
+    writing launchers, when the desktop has an egress allowlist)."""
+    browser = APPS["browser"]
+    if not set(flags) <= set(browser.argv):
+        APPS["browser"] = App(browser.key, browser.title, (*browser.argv, *flags), browser.icon)
+
+
 def app_argv(key: str, *extra: str) -> list[str]:
     """The argv that starts app `key` (extra arguments such as a file or URL go last)."""
     try:

@@ -24,9 +24,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from deskhand import __version__, wire
-from deskhand.guest import processes
+from deskhand.guest import apps, processes
 from deskhand.guest.service import GuestService
 from deskhand.guest.session import DesktopSession, SessionConfig
+from deskhand.safety.egress.inside import CHROMIUM_PROXY_FLAGS, PROXY_URL, start_relay
 
 log = logging.getLogger("deskhand.guest")
 HELLO_TIMEOUT = 5.0
@@ -145,6 +146,26 @@ async def _watch_stdin(stopping: asyncio.Event) -> None:
 
 
 async def serve(
+    config: SessionConfig,
+    socket_path: Path,
+    frames_dir: Path | None,
+    token: str,
+    egress_socket: Path | None = None,
+) -> None:
+    relay: asyncio.Server | None = None
+    if egress_socket is not None:
+        # Before anything starts: the relay owns 127.0.0.1:3128 before any program could.
+        relay = await start_relay(egress_socket)
+        config.proxy_url = PROXY_URL
+        apps.use_proxy(CHROMIUM_PROXY_FLAGS)
+    try:
+        await _serve_session(config, socket_path, frames_dir, token)
+    finally:
+        if relay is not None:
+            relay.close()
+
+
+async def _serve_session(
     config: SessionConfig, socket_path: Path, frames_dir: Path | None, token: str
 ) -> None:
     session = await DesktopSession.start(config)
@@ -176,6 +197,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--home", type=Path, default=Path.home())
     parser.add_argument("--autostart", default="", help="comma-separated app keys")
     parser.add_argument("--frames-dir", type=Path, help="shared tmpfs folder for screen frames")
+    parser.add_argument(
+        "--egress-socket", type=Path, help="the host egress proxy's socket (relayed to :3128)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="guest %(levelname)s %(message)s")
     processes.become_subreaper()
@@ -191,7 +215,7 @@ def main(argv: list[str] | None = None) -> None:
         home=args.home,
         autostart=tuple(a for a in args.autostart.split(",") if a),
     )
-    asyncio.run(serve(config, args.socket, args.frames_dir, token))
+    asyncio.run(serve(config, args.socket, args.frames_dir, token, args.egress_socket))
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from pathlib import Path
 from Xlib import X, display
 
 from deskhand.guest import apps, processes
+from deskhand.safety.egress.inside import proxy_environment
 
 WALLPAPER = "#2f4f6f"
 
@@ -33,6 +34,8 @@ class SessionConfig:
     home: Path = field(default_factory=Path.home)
     autostart: tuple[str, ...] = ()
     start_timeout: float = 20.0
+    # The egress relay's URL when the desktop has an allowlist; None means no network at all.
+    proxy_url: str | None = None
 
 
 @dataclass
@@ -153,6 +156,8 @@ def _session_env(config: SessionConfig) -> dict[str, str]:
         # fails (the sandbox's machine-id is masked) and puts warnings in every command output.
         GSETTINGS_BACKEND="memory",
     )
+    if config.proxy_url is not None:
+        env.update(proxy_environment(config.proxy_url))
     return env
 
 

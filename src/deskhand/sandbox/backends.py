@@ -18,6 +18,7 @@ from typing import Protocol
 
 import deskhand
 from deskhand.framebuf import FRAME_FILE
+from deskhand.safety.egress.inside import EGRESS_SOCKET_NAME, write_chromium_overlay
 
 SANDBOX_USER = "user"
 SANDBOX_UID = 1000
@@ -110,7 +111,12 @@ class Backend(Protocol):
 
 
 def guest_command(
-    backend: Backend, paths: DesktopPaths, display: int, size: str, autostart: str
+    backend: Backend,
+    paths: DesktopPaths,
+    display: int,
+    size: str,
+    autostart: str,
+    egress: bool = False,
 ) -> list[str]:
     argv = [
         sys.executable,
@@ -127,6 +133,8 @@ def guest_command(
         "--autostart",
         autostart,
     ]
+    if egress:  # the host proxy's socket, next to the guest's own
+        argv += ["--egress-socket", str(backend.guest_socket(paths).parent / EGRESS_SOCKET_NAME)]
     frames = backend.guest_frames(paths)
     return argv + (["--frames-dir", str(frames)] if frames else [])
 
@@ -159,10 +167,17 @@ class BubblewrapBackend:
     Nothing of the host's home, environment, X socket or network is visible: the sandbox gets a
     private home and /tmp, a loopback-only network, a fresh session (no TIOCSTI into the host's
     terminal), and dies with its parent.
+
+    With `egress`, the network is still loopback-only (the egress proxy's socket arrives through
+    the sockets folder); Chromium's /etc folders are replaced by generated read-only copies
+    carrying the managed policy (proxy forced, dangerous URL schemes blocked) and proxy flags.
     """
 
     name = "bubblewrap"
     sandboxed = True
+
+    def __init__(self, egress: bool = False) -> None:
+        self.egress = egress
 
     def check(self) -> None:
         if shutil.which("bwrap") is None:
@@ -231,6 +246,7 @@ class BubblewrapBackend:
             "/etc",
             *_masks(paths.etc / "empty"),
             *_identity_binds(paths.etc),
+            *(_chromium_binds(paths.etc / "egress") if self.egress else []),
             "--proc",
             "/proc",
             "--dev",
@@ -359,6 +375,13 @@ def _identity_binds(folder: Path) -> list[str]:
     return args
 
 
+def _chromium_binds(folder: Path) -> list[str]:
+    args: list[str] = []
+    for inside, host in write_chromium_overlay(folder).items():
+        args += ["--ro-bind", str(host), str(inside)]
+    return args
+
+
 def _python_binds() -> list[str]:
     """Make this Python and the deskhand package visible (read-only) at the same paths."""
     package_root = Path(deskhand.__file__).resolve().parent.parent
@@ -394,5 +417,11 @@ def _env() -> list[str]:
     return args
 
 
-def select_backend(sandbox: bool) -> Backend:
-    return BubblewrapBackend() if sandbox else NoSandboxBackend()
+def select_backend(sandbox: bool, egress: bool = False) -> Backend:
+    """The backend for a desktop; egress rules need the sandbox (without it, programs would
+    reach the network directly, so the allowlist would mean nothing)."""
+    if not sandbox:
+        if egress:
+            raise ValueError("an egress allowlist needs the sandbox; --no-sandbox has no filter")
+        return NoSandboxBackend()
+    return BubblewrapBackend(egress=egress)

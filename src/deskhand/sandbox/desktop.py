@@ -32,6 +32,9 @@ from deskhand.computer import Computer, GuestConnection
 from deskhand.framebuf import NAME, frames_root
 from deskhand.guest import apps, processes
 from deskhand.relay import relay_to
+from deskhand.safety.egress.inside import EGRESS_SOCKET_NAME
+from deskhand.safety.egress.proxy import DecisionCallback, EgressDecision, EgressProxy, Resolver
+from deskhand.safety.egress.rules import EgressRules
 from deskhand.sandbox.backends import (
     MAX_FILE_BYTES,
     Backend,
@@ -101,6 +104,12 @@ class DesktopOptions:
     sandbox: bool = True
     autostart: tuple[str, ...] = ()
     keep_files: bool = False
+    # None: no network at all (loopback only). Rules: the host runs an allowlisting proxy and
+    # the sandbox reaches it through 127.0.0.1:3128 (see deskhand.safety.egress).
+    egress: EgressRules | None = None
+    # Who resolves names for the proxy (tests inject a table), and who hears each decision.
+    egress_resolver: Resolver | None = field(default=None, compare=False, repr=False)
+    on_egress: DecisionCallback | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not (320 <= self.width <= 7680 and 200 <= self.height <= 4320):
@@ -110,6 +119,13 @@ class DesktopOptions:
         unknown = [key for key in self.autostart if key not in apps.APPS]
         if unknown:
             raise ValueError(f"unknown apps {unknown}; known: {', '.join(apps.APPS)}")
+        if self.egress is not None and not isinstance(self.egress, EgressRules):
+            raise TypeError("egress must be EgressRules (see deskhand.safety.egress.load_rules)")
+        if self.egress is not None and not self.sandbox:
+            raise ValueError(
+                "an egress allowlist needs the sandbox: without it every program reaches the "
+                "network directly, so no allowlist could be enforced"
+            )
 
 
 @dataclass
@@ -151,6 +167,7 @@ class Desktop:
         lease: DisplayLease,
         process: asyncio.subprocess.Process,
         computer: Computer,
+        egress_proxy: EgressProxy | None = None,
     ) -> None:
         self.options = options
         self.backend = backend
@@ -158,6 +175,7 @@ class Desktop:
         self.lease = lease
         self.process = process
         self.computer = computer
+        self.egress_proxy = egress_proxy
         self._stopped = False
         self._servers: list[asyncio.Server] = []
 
@@ -179,33 +197,61 @@ class Desktop:
     def log_path(self) -> Path:
         return self.paths.log
 
+    @property
+    def egress_log(self) -> list[EgressDecision]:
+        """Every request the egress proxy allowed or refused so far (empty without egress)."""
+        return list(self.egress_proxy.decisions) if self.egress_proxy else []
+
     @classmethod
     async def start(cls, options: DesktopOptions | None = None) -> Desktop:
         options = options or DesktopOptions()
-        backend = select_backend(options.sandbox)
+        backend = select_backend(options.sandbox, egress=options.egress is not None)
         await asyncio.to_thread(backend.check)
         root = base_dir()
         _remove_stale(root)
         lease = DisplayLease.acquire(root / "displays")
         paths = _desktop_paths(root, f"{lease.number}-{secrets.token_hex(4)}")
+        proxy: EgressProxy | None = None
         try:
             paths.create()
-            return await cls._launch(options, backend, paths, lease)
+            if options.egress is not None:
+                proxy = EgressProxy(
+                    options.egress,
+                    paths.sockets / EGRESS_SOCKET_NAME,
+                    resolver=options.egress_resolver,
+                    on_decision=options.on_egress,
+                )
+                await proxy.start()
+            return await cls._launch(options, backend, paths, lease, proxy)
         except BaseException:
+            if proxy is not None:
+                await proxy.stop()
             lease.release()
             _remove_files(paths, options.keep_files)
             raise
 
     @classmethod
     async def _launch(
-        cls, options: DesktopOptions, backend: Backend, paths: DesktopPaths, lease: DisplayLease
+        cls,
+        options: DesktopOptions,
+        backend: Backend,
+        paths: DesktopPaths,
+        lease: DisplayLease,
+        proxy: EgressProxy | None,
     ) -> Desktop:
         token = secrets.token_urlsafe(32)
         size = f"{options.width}x{options.height}"
         argv = await asyncio.to_thread(  # scanning /etc for secrets to mask takes ~60 ms
             backend.wrap,
             paths,
-            guest_command(backend, paths, lease.number, size, ",".join(options.autostart)),
+            guest_command(
+                backend,
+                paths,
+                lease.number,
+                size,
+                ",".join(options.autostart),
+                egress=proxy is not None,
+            ),
         )
         with paths.log.open("ab") as log:
             process = await asyncio.create_subprocess_exec(
@@ -226,7 +272,8 @@ class Desktop:
         except BaseException:
             await _terminate(process)
             raise
-        return cls(options, backend, paths, lease, process, Computer(connection, paths.frames))
+        computer = Computer(connection, paths.frames)
+        return cls(options, backend, paths, lease, process, computer, proxy)
 
     async def expose_vnc(self, port: int = 0, view_only: bool = True) -> VncEndpoint:
         """Serve the desktop's VNC on 127.0.0.1 only (password-protected); port 0 picks one."""
@@ -274,6 +321,8 @@ class Desktop:
             await asyncio.wait_for(self.computer.connection.call("shutdown"), 1.0)
         await self.computer.close()
         await _terminate(self.process)
+        if self.egress_proxy is not None:
+            await self.egress_proxy.stop()
         self.lease.release()
         await asyncio.to_thread(_remove_files, self.paths, self.options.keep_files)
 
