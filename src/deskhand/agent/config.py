@@ -63,6 +63,7 @@ class RunConfig:
     policy: str = DEFAULT_POLICY  # a shipped policy's name or a YAML file
     allowed_domains: tuple[str, ...] = ()  # sites the user allows (no approval to go there)
     confirm_timeout_s: float = 120.0  # no answer by then = declined
+    secrets_file: Path | None = None  # a 0600 vault; None: $DESKHAND_SECRETS_FILE or the default
     out: Path | None = None  # the run directory; None: a new folder under the runs directory
 
     def __post_init__(self) -> None:
@@ -119,11 +120,13 @@ class RunConfig:
                 "thinking": Thinking(**data["thinking"]),
                 "context": ContextPolicy(**data["context"]),
                 "out": Path(data["out"]) if data.get("out") else None,
+                "secrets_file": Path(data["secrets_file"]) if data.get("secrets_file") else None,
             }
         )
 
     def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["out"] = str(self.out) if self.out else None
+        data["secrets_file"] = str(self.secrets_file) if self.secrets_file else None
         data["tool_version"] = self.tool_versions.computer
         return data

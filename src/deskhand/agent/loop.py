@@ -38,6 +38,7 @@ from deskhand.safety import consent
 from deskhand.safety.confirm import Confirmer, NoHuman
 from deskhand.safety.gate import Gate, GateResult
 from deskhand.safety.policy import load_policy
+from deskhand.safety.secrets import Vault
 from deskhand.sandbox.backends import SandboxUnavailable
 from deskhand.sandbox.desktop import Desktop, DesktopError, DesktopOptions
 from deskhand.tools.computer import ScreenshotSettings
@@ -190,7 +191,13 @@ class Agent:
         self.provider = provider or make_provider(
             config.provider, api_key=api_key, base_url=base_url
         )
-        redact = _secrets(api_key) + [s for s in self.provider.secrets if len(s) >= 8]
+        # The vault's values may reach the desktop as typed text, and nowhere else.
+        self.vault = Vault.load(config.secrets_file)
+        redact = [
+            *_secrets(api_key),
+            *(s for s in self.provider.secrets if len(s) >= 8),
+            *self.vault.values,
+        ]
         if record is None:
             run_id = new_run_id()
             record = RunRecord.create(config.out or default_runs_dir() / run_id, run_id)
@@ -322,7 +329,7 @@ class Agent:
             await self.on_desktop(desktop)
         settings = ScreenshotSettings(format=self.config.screenshot_format)
         self.toolbox = await Toolbox.create(
-            desktop.computer, self.config.tool_versions, screenshots=settings
+            desktop.computer, self.config.tool_versions, screenshots=settings, secrets=self.vault
         )
         self.system = [{"type": "text", "text": self._system_text()}]
         self.gate = Gate(
@@ -349,7 +356,12 @@ class Agent:
         return self._finish(status, reason, self.spend.elapsed)
 
     def _system_text(self) -> str:
-        return system_prompt(self.toolbox.screenshot_size, suffix=self.config.system_prompt_suffix)
+        suffix = "\n\n".join(
+            part
+            for part in (self.vault.describe_for_prompt(), self.config.system_prompt_suffix)
+            if part
+        )
+        return system_prompt(self.toolbox.screenshot_size, suffix=suffix)
 
     async def _guarded(self) -> tuple[ev.Status, str]:
         """The loop, with every way it can end turned into a status and a reason."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from deskhand.computer import Computer
+from deskhand.safety.secrets import Vault
 from deskhand.tools.bash import BashTool
 from deskhand.tools.computer import ComputerTool, ScreenshotSettings
 from deskhand.tools.editor import EditorTool
@@ -77,10 +78,14 @@ class Toolbox:
         versions: ToolVersions,
         *,
         screenshots: ScreenshotSettings | None = None,
+        secrets: Vault | None = None,
     ) -> Toolbox:
+        tool = await ComputerTool.create(
+            computer, versions.computer, screenshots=screenshots, secrets=secrets
+        )
         return cls(
             versions,
-            await ComputerTool.create(computer, versions.computer, screenshots=screenshots),
+            tool,
             BashTool(computer, versions.bash),
             EditorTool(computer, versions.editor),
         )

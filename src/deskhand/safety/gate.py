@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 import numpy as np
 from PIL import Image
 
-from deskhand.computer import Computer, GuestError
+from deskhand.computer import Computer, Frame, GuestError
 from deskhand.safety.confirm import Answer, Confirmer, ConfirmRequest
 from deskhand.safety.policy import SEVERITY, Decision, Policy, Proposal, Verdict, evaluate
 from deskhand.tools.describe import describe_action
@@ -316,8 +316,8 @@ def _hosts(urls: Iterable[str]) -> set[str]:
     return hosts
 
 
-def _crop(frame: Any, target: tuple[int, int]) -> Image.Image:
-    pixels = np.asarray(frame)
+def _crop(frame: Frame, target: tuple[int, int]) -> Image.Image:
+    pixels = frame.pixels
     height, width = pixels.shape[:2]
     x, y = target
     left, top = max(0, x - REGION_HALF_WIDTH), max(0, y - REGION_HALF_HEIGHT)
