@@ -29,6 +29,7 @@ from deskhand.progress import RunProgress
 from deskhand.runs.index import RunIndex, default_index_path
 from deskhand.runs.table import runs_table
 from deskhand.safety import consent
+from deskhand.safety.audit_cli import verify_command
 from deskhand.safety.confirm import TerminalConfirmer
 from deskhand.sandbox.backends import SandboxUnavailable
 from deskhand.sandbox.desktop import Desktop, DesktopError, DesktopOptions
@@ -406,6 +407,10 @@ def runs(
         return
     OutputConsole().print(runs_table(rows))
 
+
+audit_app = typer.Typer(help="Check a run's hash-chained audit log.", no_args_is_help=True)
+audit_app.command(name="verify")(verify_command)
+app.add_typer(audit_app, name="audit")
 
 if __name__ == "__main__":
     app()

@@ -15,6 +15,7 @@ from deskhand.agent.config import RunConfig
 from deskhand.agent.loop import Agent, RunResult
 from deskhand.agent.providers import make_provider
 from deskhand.runs.index import RunIndex
+from deskhand.safety.audit import load_key, verify
 from deskhand.safety.confirm import Answer, CallbackConfirmer, ConfirmRequest
 from deskhand.sandbox.desktop import Desktop
 from emulator.script import Reply, Text, ToolUse
@@ -257,3 +258,45 @@ async def test_a_new_domain_asks_and_an_allowed_one_does_not(
     decisions = [(e.decision, e.ran) for e in gate_events(events)]
     assert decisions == [("allow", True), ("confirm", False)]
     assert [r.summary for r in human.asked] == ["bash: echo would fetch https://new.example/page"]
+
+
+async def test_every_attempt_is_in_the_verified_audit_log(
+    emulator: Emulator, desktop: Desktop, tmp_path: Path, victim: Path
+) -> None:
+    human = Human(Answer(False, "callback", "no"))
+    remove = ToolUse("bash", {"command": "rm victim.txt"})
+    wipe = ToolUse("bash", {"command": "rm -rf ~"})
+    result, _ = await gated_run(
+        emulator,
+        desktop,
+        tmp_path,
+        Reply([remove]),
+        Reply([wipe]),
+        Reply([Text("ok")], "end_turn"),
+        confirm=human,
+    )
+    report = verify(result.run_dir, key=load_key())
+    assert report.ok and report.keyed and report.closed, report.problems
+    lines = [json.loads(line) for line in (result.run_dir / "audit.jsonl").read_text().splitlines()]
+    by_call = {
+        call.id: [
+            (line["kind"], line.get("decision"), line.get("answer"))
+            for line in lines
+            if line.get("tool_use_id") == call.id
+        ]
+        for call in (remove, wipe)
+    }
+    assert by_call[remove.id] == [
+        ("proposal", None, None),
+        ("decision", "confirm", "no"),
+        ("result", None, None),
+    ]
+    assert by_call[wipe.id] == [
+        ("proposal", None, None),
+        ("decision", "deny", None),
+        ("result", None, None),
+    ]
+    # Editing one line breaks the chain, and `deskhand audit verify` says so.
+    log = result.run_dir / "audit.jsonl"
+    log.write_text(log.read_text().replace('"answer":"no"', '"answer":"yes"'))
+    assert not verify(result.run_dir, key=load_key()).ok

@@ -35,6 +35,8 @@ from deskhand.runs.record import RunRecord, new_run_id
 from deskhand.runs.recorder import Recorder
 from deskhand.runs.redact import Redactor
 from deskhand.safety import consent
+from deskhand.safety.audit import AuditLog, load_key
+from deskhand.safety.audit_trail import AuditTrail
 from deskhand.safety.confirm import Confirmer, NoHuman
 from deskhand.safety.gate import Gate, GateResult
 from deskhand.safety.policy import load_policy
@@ -208,7 +210,13 @@ class Agent:
         self.on_desktop = on_desktop  # e.g. to show the desktop over VNC while the agent works
         # Without a way to ask a human, nobody can approve: gated actions are declined.
         self.confirmer: Confirmer = confirmer if confirmer and config.interactive else NoHuman()
-        self.listeners: list[EventCallback] = [Recorder(self.record, self.index)]
+        audit = AuditLog(
+            record.path, record.run_id, key=load_key(create=True), redact=record.redact
+        )
+        self.listeners: list[EventCallback] = [
+            Recorder(self.record, self.index),
+            AuditTrail(audit, record.path),
+        ]
         if on_event:
             self.listeners.append(on_event)
         self.messages: list[dict[str, Any]] = []
