@@ -256,7 +256,15 @@ def run_task(
     ] = "default",
     allow_domain: Annotated[
         list[str] | None,
-        typer.Option("--allow-domain", help="A site the model may go to without asking (repeat)."),
+        typer.Option(
+            "--allow-domain",
+            help="A site the sandbox may reach (example.org, *.example.org; repeat). "
+            "Without any, the sandbox has no network.",
+        ),
+    ] = None,
+    egress_config: Annotated[
+        Path | None,
+        typer.Option(help="An allowlist file (TOML/YAML: domains, ports) for the sandbox."),
     ] = None,
     confirm_timeout: Annotated[
         float, typer.Option(min=1, help="Seconds to wait for an approval before declining.")
@@ -348,6 +356,7 @@ def _make_agent(args: dict[str, Any]) -> Agent:
         interactive=not args["non_interactive"],
         policy=args["policy"],
         allowed_domains=tuple(args["allow_domain"] or ()),
+        egress_config=args["egress_config"],
         confirm_timeout_s=args["confirm_timeout"],
         out=Path(args["out"]) if args["out"] else None,
     )

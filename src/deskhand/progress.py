@@ -130,6 +130,12 @@ class RunProgress:
         if self.status is not None:  # after the turn's last tool, the model is next
             self.status.update(f"step {self.step + 1}: waiting for the model")
 
+    def _on_egress(self, event: ev.EgressRequest) -> None:
+        if not event.allowed:
+            target = f"{event.host}:{event.port}" if event.port else event.host
+            what = escape(f"{event.method} {target}: {event.reason}")
+            self.console.print(f"  [red]✗ network[/] {what}")
+
     def _on_notice(self, event: ev.Notice) -> None:
         style = {"info": "cyan", "warning": "yellow", "error": "red"}[event.level]
         self.console.print(f"  [{style}]! {escape(event.message)}[/]")

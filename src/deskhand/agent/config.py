@@ -15,6 +15,7 @@ from deskhand.agent.context import ContextPolicy
 from deskhand.agent.models import DEFAULT_MODEL, ModelInfo, ThinkingMode, lookup
 from deskhand.agent.toolbox import ToolVersions
 from deskhand.guest.apps import APPS
+from deskhand.safety.egress.rules import EgressRules, load_rules
 from deskhand.safety.policy import DEFAULT_POLICY, load_policy
 from deskhand.tools import imaging
 
@@ -64,6 +65,7 @@ class RunConfig:
     allowed_domains: tuple[str, ...] = ()  # sites the user allows (no approval to go there)
     confirm_timeout_s: float = 120.0  # no answer by then = declined
     secrets_file: Path | None = None  # a 0600 vault; None: $DESKHAND_SECRETS_FILE or the default
+    egress_config: Path | None = None  # an egress allowlist file (TOML/YAML), plus allowed_domains
     out: Path | None = None  # the run directory; None: a new folder under the runs directory
 
     def __post_init__(self) -> None:
@@ -76,6 +78,7 @@ class RunConfig:
             raise ValueError(f"unknown apps {unknown}; known: {', '.join(APPS)}")
         self.tool_versions  # noqa: B018  (validates the tool version now, not mid-run)
         load_policy(self.policy)  # a broken policy stops the run before it starts
+        self.egress_rules  # noqa: B018  (a broken allowlist too)
         if self.confirm_timeout_s <= 0:
             raise ValueError("confirm_timeout_s must be more than 0")
         thinking = self.thinking
@@ -104,6 +107,18 @@ class RunConfig:
         return ToolVersions.for_computer(self.tool_version or info.tool_version, info.editor)
 
     @property
+    def egress_rules(self) -> EgressRules | None:
+        """The sandbox's network allowlist; None (no network at all) when nothing is allowed."""
+        if self.egress_config is None:
+            return EgressRules.from_domains(self.allowed_domains) if self.allowed_domains else None
+        from_file = load_rules(self.egress_config)
+        if not self.allowed_domains:
+            return from_file
+        return EgressRules.from_domains(
+            [*from_file.entries, *self.allowed_domains], ports=from_file.ports
+        )
+
+    @property
     def output_tokens(self) -> int:
         return self.max_output_tokens or self.model_info.max_tokens
 
@@ -121,6 +136,7 @@ class RunConfig:
                 "context": ContextPolicy(**data["context"]),
                 "out": Path(data["out"]) if data.get("out") else None,
                 "secrets_file": Path(data["secrets_file"]) if data.get("secrets_file") else None,
+                "egress_config": Path(data["egress_config"]) if data.get("egress_config") else None,
             }
         )
 
@@ -128,5 +144,6 @@ class RunConfig:
         data = dataclasses.asdict(self)
         data["out"] = str(self.out) if self.out else None
         data["secrets_file"] = str(self.secrets_file) if self.secrets_file else None
+        data["egress_config"] = str(self.egress_config) if self.egress_config else None
         data["tool_version"] = self.tool_versions.computer
         return data

@@ -160,6 +160,21 @@ class GateDecision(Event):
 
 
 @dataclass(frozen=True)
+class EgressRequest(Event):
+    """A request from inside the sandbox that the egress proxy let through or refused."""
+
+    kind: ClassVar[str] = "egress"
+    step: int
+    method: str
+    host: str
+    port: int | None
+    allowed: bool
+    reason: str
+    bytes_up: int
+    bytes_down: int
+
+
+@dataclass(frozen=True)
 class Notice(Event):
     """Something deskhand told the model or the user (a stuck warning, a truncated answer)."""
 

@@ -38,6 +38,7 @@ from deskhand.safety import consent
 from deskhand.safety.audit import AuditLog, load_key
 from deskhand.safety.audit_trail import AuditTrail
 from deskhand.safety.confirm import Confirmer, NoHuman
+from deskhand.safety.egress.proxy import EgressDecision
 from deskhand.safety.gate import Gate, GateResult
 from deskhand.safety.policy import load_policy
 from deskhand.safety.secrets import Vault
@@ -285,16 +286,26 @@ class Agent:
         try:
             if desktop is not None:
                 return await self._run_on(desktop)
-            width, height = self.config.screen
-            options = DesktopOptions(
-                width=width, height=height, sandbox=self.config.sandbox, autostart=self.config.apps
-            )
-            async with await Desktop.start(options) as fresh:
+            async with await Desktop.start(self.desktop_options()) as fresh:
                 return await self._run_on(fresh)
         except (SandboxUnavailable, DesktopError, GuestError) as exc:
             return self._finish("error", f"the desktop failed: {exc}", time.monotonic() - started)
         finally:
             await self.provider.close()
+
+    def desktop_options(self, **extra: Any) -> DesktopOptions:
+        """The desktop this run asks for (screen, apps, sandbox, egress allowlist wired to the
+        run's events); `extra` adds options, e.g. a test's `egress_resolver`."""
+        width, height = self.config.screen
+        return DesktopOptions(
+            width=width,
+            height=height,
+            sandbox=self.config.sandbox,
+            autostart=self.config.apps,
+            egress=self.config.egress_rules,
+            on_egress=self._on_egress,
+            **extra,
+        )
 
     def run_sync(self, desktop: Desktop | None = None) -> RunResult:
         """`run` for code without an event loop; inside one (a notebook) it uses a thread."""
@@ -347,7 +358,7 @@ class Agent:
             geometry=self.toolbox.computer.geometry,
             run_id=self.run_id,
             timeout_s=self.config.confirm_timeout_s,
-            allowed_domains=set(self.config.allowed_domains),
+            egress=self.config.egress_rules,
         )
         if not self.messages:
             self.messages.append(
@@ -369,7 +380,9 @@ class Agent:
             for part in (self.vault.describe_for_prompt(), self.config.system_prompt_suffix)
             if part
         )
-        return system_prompt(self.toolbox.screenshot_size, suffix=suffix)
+        rules = self.config.egress_rules
+        sites = rules.describe() if rules is not None else None
+        return system_prompt(self.toolbox.screenshot_size, suffix=suffix, sites=sites)
 
     async def _guarded(self) -> tuple[ev.Status, str]:
         """The loop, with every way it can end turned into a status and a reason."""
@@ -627,6 +640,21 @@ class Agent:
     def _emit(self, event: ev.Event) -> None:
         for listener in self.listeners:
             listener(event)
+
+    def _on_egress(self, decision: EgressDecision) -> None:
+        self._emit(
+            ev.EgressRequest(
+                self.run_id,
+                step=self.spend.steps,
+                method=decision.method,
+                host=decision.host,
+                port=decision.port,
+                allowed=decision.allowed,
+                reason=decision.reason,
+                bytes_up=decision.bytes_up,
+                bytes_down=decision.bytes_down,
+            )
+        )
 
     def _notice(self, step: int, level: Any, message: str) -> None:
         self._emit(ev.Notice(self.run_id, step=step, level=level, message=message))

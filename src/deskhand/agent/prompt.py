@@ -15,19 +15,30 @@ from deskhand.guest.apps import APPS
 
 
 def system_prompt(
-    screen: tuple[int, int], *, today: datetime.date | None = None, suffix: str = ""
+    screen: tuple[int, int],
+    *,
+    today: datetime.date | None = None,
+    suffix: str = "",
+    sites: str | None = None,
 ) -> str:
+    """`sites`: the egress allowlist's description, or None when the sandbox has no network."""
     day = (today or datetime.date.today()).strftime("%A, %B %-d, %Y")
     apps = ", ".join(f"{app.title} ({app.argv[0]})" for app in APPS.values())
     width, height = screen
+    network = (
+        f"Only these sites are reachable, through a proxy the browser and command-line tools\n"
+        f"  already use: {sites}. Everything else on the network is blocked."
+        if sites
+        else "The sandbox has no internet access. Local files and programs work; downloads and\n"
+        "  package installs do not."
+    )
     text = f"""<SYSTEM_CAPABILITY>
 * You are using a Linux desktop ({platform.machine()}) inside a sandbox, through tools: a
   computer tool (screenshots, mouse, keyboard), a bash shell and a text editor.
 * The screenshots you receive are {width}x{height} pixels; coordinates you send are in that
   space.
 * The desktop has a panel with launchers for: {apps}. Your files are in /home/user.
-* The sandbox has no internet access. Local files and programs work; downloads and package
-  installs do not.
+* {network}
 * GUI apps started from bash must run in the background so the shell stays usable, e.g.
   `(mousepad notes.txt &)`. They take a moment to appear: take a screenshot to see them.
 * For long command output, redirect it to a file and read parts with the editor's view range or

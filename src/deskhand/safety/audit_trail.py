@@ -57,6 +57,11 @@ class AuditTrail:
                 screen=self.screen,
                 tool_ms=event.tool_ms,
             )
+        elif isinstance(event, ev.EgressRequest):
+            self.log.append(
+                "egress",
+                {k: v for k, v in event.to_json().items() if k not in ("kind", "run_id", "time")},
+            )
         elif isinstance(event, ev.Notice):
             self.log.append(
                 "notice",

@@ -32,6 +32,7 @@ from PIL import Image
 
 from deskhand.computer import Computer, Frame, GuestError
 from deskhand.safety.confirm import Answer, Confirmer, ConfirmRequest
+from deskhand.safety.egress.rules import EgressRules, HostError, normalize_host
 from deskhand.safety.policy import SEVERITY, Decision, Policy, Proposal, Verdict, evaluate
 from deskhand.tools.describe import describe_action
 from deskhand.tools.inputs import ToolInputError
@@ -84,7 +85,8 @@ class Gate:
     geometry: ScreenGeometry
     run_id: str = ""
     timeout_s: float = 120.0
-    allowed_domains: set[str] = field(default_factory=set)
+    egress: EgressRules | None = None  # sites the user allowed: no approval needed
+    approved_domains: set[str] = field(default_factory=set)  # approved during this run
     ocr: OcrFunction | None = None
     escalated: bool = False
     remembered: set[str] = field(default_factory=set)
@@ -169,9 +171,12 @@ class Gate:
         return proposal, crop, unreadable
 
     def _known(self, host: str) -> bool:
-        return any(
-            host == d or (d.startswith("*.") and host.endswith(d[1:])) for d in self.allowed_domains
-        )
+        if host in self.approved_domains:
+            return True
+        try:
+            return self.egress is not None and self.egress.host_allowed(normalize_host(host))
+        except HostError:
+            return False  # a malformed host is never "known"
 
     async def _read_screen(
         self, target: tuple[int, int] | None
@@ -256,7 +261,7 @@ class Gate:
                 continue
             if answer.remember and verdict.rule:
                 self.remembered.add(verdict.rule)
-            self.allowed_domains.update(proposal.new_domains)
+            self.approved_domains.update(proposal.new_domains)
             return GateResult(
                 True,
                 "confirm",
