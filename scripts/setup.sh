@@ -9,7 +9,7 @@ DEBIAN_PACKAGES=(
   bubblewrap xvfb xauth openbox tint2 x11-xserver-utils x11-utils x11vnc
   # the apps a person expects: terminal, text editor, calculator, file manager, browser
   xterm mousepad galculator pcmanfm chromium
-  fonts-dejavu-core adwaita-icon-theme procps
+  fonts-dejavu-core fonts-wqy-microhei adwaita-icon-theme procps
   # the reference demo's tools, measured side by side by `deskhand bench`
   xdotool scrot imagemagick
   # Python
