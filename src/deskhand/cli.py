@@ -31,6 +31,7 @@ from deskhand.runs.table import runs_table
 from deskhand.safety import consent
 from deskhand.safety.audit_cli import verify_command
 from deskhand.safety.confirm import TerminalConfirmer
+from deskhand.safety.screening.cli import scan_command, screening_bench_command
 from deskhand.sandbox.backends import SandboxUnavailable
 from deskhand.sandbox.desktop import Desktop, DesktopError, DesktopOptions
 from deskhand.tools.imaging import parse_image_format
@@ -269,6 +270,14 @@ def run_task(
     confirm_timeout: Annotated[
         float, typer.Option(min=1, help="Seconds to wait for an approval before declining.")
     ] = 120,
+    no_screening: Annotated[
+        bool,
+        typer.Option(
+            "--no-screening",
+            help="No OCR screening for prompt injection (faster; the gate then asks before "
+            "every click it cannot read).",
+        ),
+    ] = False,
     yes: Annotated[
         bool, typer.Option("--yes", help="Record consent to the risks (for automation).")
     ] = False,
@@ -357,6 +366,7 @@ def _make_agent(args: dict[str, Any]) -> Agent:
         policy=args["policy"],
         allowed_domains=tuple(args["allow_domain"] or ()),
         egress_config=args["egress_config"],
+        screening=not args["no_screening"],
         confirm_timeout_s=args["confirm_timeout"],
         out=Path(args["out"]) if args["out"] else None,
     )
@@ -416,6 +426,9 @@ def runs(
         return
     OutputConsole().print(runs_table(rows))
 
+
+app.command(name="scan")(scan_command)
+app.command(name="bench-screening")(screening_bench_command)
 
 audit_app = typer.Typer(help="Check a run's hash-chained audit log.", no_args_is_help=True)
 audit_app.command(name="verify")(verify_command)

@@ -68,6 +68,7 @@ class Harness:
         )
         # The gate is tested on its own (tests/safety); here it lets the loop's mechanics run.
         config.setdefault("policy", "permissive")
+        config.setdefault("screening", False)  # OCR costs ~1 s a screen; tested on its own
         run_config = RunConfig(
             task=task, model=MODEL, out=self.tmp_path / f"run{self.runs}", **config
         )

@@ -66,6 +66,9 @@ class RunConfig:
     confirm_timeout_s: float = 120.0  # no answer by then = declined
     secrets_file: Path | None = None  # a 0600 vault; None: $DESKHAND_SECRETS_FILE or the default
     egress_config: Path | None = None  # an egress allowlist file (TOML/YAML), plus allowed_domains
+    # OCR-based prompt-injection screening and screen reading for the gate (about a second of
+    # OCR per changed screen). Off: the gate asks before every click it cannot read.
+    screening: bool = True
     out: Path | None = None  # the run directory; None: a new folder under the runs directory
 
     def __post_init__(self) -> None:

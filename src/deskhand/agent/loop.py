@@ -39,7 +39,8 @@ from deskhand.safety.audit import AuditLog, load_key
 from deskhand.safety.audit_trail import AuditTrail
 from deskhand.safety.confirm import Confirmer, NoHuman
 from deskhand.safety.egress.proxy import EgressDecision
-from deskhand.safety.gate import Gate, GateResult
+from deskhand.safety.gate import Gate, GateResult, read_region
+from deskhand.safety.inspection import ResultInspector
 from deskhand.safety.policy import load_policy
 from deskhand.safety.secrets import Vault
 from deskhand.sandbox.backends import SandboxUnavailable
@@ -351,6 +352,7 @@ class Agent:
             desktop.computer, self.config.tool_versions, screenshots=settings, secrets=self.vault
         )
         self.system = [{"type": "text", "text": self._system_text()}]
+        self.inspector = ResultInspector(self.vault, screening=self.config.screening)
         self.gate = Gate(
             policy=load_policy(self.config.policy),
             confirmer=self.confirmer,
@@ -359,6 +361,7 @@ class Agent:
             run_id=self.run_id,
             timeout_s=self.config.confirm_timeout_s,
             egress=self.config.egress_rules,
+            ocr=read_region if self.config.screening else None,
         )
         if not self.messages:
             self.messages.append(
@@ -544,6 +547,7 @@ class Agent:
                 self._close_turn(STOPPED_BY_GATE)
                 return worst
             outcome = await self.toolbox.run(call.id, call.name, call.input)
+            outcome = replace(outcome, result=await self._inspect(step, call, outcome.result))
             self._turn.answers.append(outcome.block)
             result = outcome.result
             self._record_tool(step, call, result, (time.perf_counter() - start) * 1000)
@@ -557,6 +561,25 @@ class Agent:
                 worst = verdict
         self._close_turn(INTERRUPTED)
         return worst
+
+    async def _inspect(self, step: int, call: ev.ToolCall, result: ToolResult) -> ToolResult:
+        """Mask secrets and screen for prompt injection; a hit warns the model (in the result)
+        and makes the gate ask before the next consequential action."""
+        text_source = not self.toolbox.is_computer(call.name)
+        inspection = await self.inspector.inspect(result, text_source=text_source)
+        verdict = inspection.verdict
+        if verdict is not None and verdict.hit:
+            self.gate.escalate()
+            where = "screen" if verdict.source == "screen" else "output"
+            evidence = f": {verdict.evidence[:200]!r}" if verdict.evidence else ""
+            self._notice(
+                step,
+                "warning",
+                f"possible prompt injection in the {where} ({', '.join(verdict.reasons)[:200]})"
+                f"{evidence}; the model was warned and the next consequential action needs "
+                "approval",
+            )
+        return inspection.result
 
     async def _gate(self, step: int, call: ev.ToolCall) -> GateResult | None:
         """The gate's decision on a call (None for unknown tools, which cannot run anyway)."""

@@ -56,10 +56,15 @@ class ToolVersions:
 
 @dataclass(frozen=True)
 class ToolOutcome:
-    """A tool call's result and the tool_result block that answers it."""
+    """A tool call's result; `block` is the tool_result that answers it."""
 
+    tool_use_id: str
     result: ToolResult
-    block: dict[str, Any]
+    toolset_name: str | None
+
+    @property
+    def block(self) -> dict[str, Any]:
+        return dict(to_tool_result_block(self.tool_use_id, self.result, self.toolset_name))
 
 
 class Toolbox:
@@ -111,7 +116,7 @@ class Toolbox:
             result, toolset = await self.editor.run(name, tool_input), None
         else:
             result, toolset = self.unknown(name), None
-        return ToolOutcome(result, dict(to_tool_result_block(tool_use_id, result, toolset)))
+        return ToolOutcome(tool_use_id, result, toolset)
 
     def unknown(self, name: str) -> ToolResult:
         offered = ", ".join([*self.computer.tool_names, self.bash.name, self.editor.name])
@@ -119,6 +124,5 @@ class Toolbox:
 
     def not_run(self, tool_use_id: str, name: str, reason: str) -> ToolOutcome:
         """The answer for a tool call that was never executed (interrupted, cut off)."""
-        result = ToolResult.from_error(reason)
         toolset = self.computer.toolset_name if self.is_computer(name) else None
-        return ToolOutcome(result, dict(to_tool_result_block(tool_use_id, result, toolset)))
+        return ToolOutcome(tool_use_id, ToolResult.from_error(reason), toolset)

@@ -295,6 +295,15 @@ class Gate:
         return after is not None and _similar(before, after)
 
 
+async def read_region(image: Image.Image) -> str:
+    """The gate's OCR: the text in a screen region, in reading order (off the event loop)."""
+    from deskhand.safety.screening.detector import text_of
+    from deskhand.safety.screening.ocr import read_text
+
+    lines = await asyncio.to_thread(read_text, image)
+    return text_of(lines)
+
+
 def _text(value: object) -> str | None:
     return value if isinstance(value, str) else None
 

@@ -23,10 +23,13 @@ import re
 import stat
 import tomllib
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from deskhand.safety.screening.ocr import OcrLine
 
 ENV_PREFIX: Final = "DESKHAND_SECRET_"
 FILE_ENV: Final = "DESKHAND_SECRETS_FILE"
@@ -299,7 +302,9 @@ def _check_value(name: str, value: str, source: str) -> str:
 MASK_MARGIN_PX: Final = 3
 
 
-def mask_secrets(image: bytes, values: Iterable[str]) -> bytes:
+def mask_secrets(
+    image: bytes, values: Iterable[str], lines: Sequence[OcrLine] | None = None
+) -> bytes:
     """The screenshot with every OCR text line that shows one of `values` blacked out.
 
     `image` is an encoded screenshot (PNG, JPEG or WebP); the result keeps its format. OCR
@@ -307,6 +312,7 @@ def mask_secrets(image: bytes, values: Iterable[str]) -> bytes:
     with up to one misread character in six. The whole line's box is masked. When nothing
     matches, the same bytes come back (so a screenshot's hash does not change). Blocking and
     CPU-bound (about a second per screen): call it through `asyncio.to_thread` on an event loop.
+    `lines`: the image's OCR lines when the caller already has them (no second OCR).
     Raises `deskhand.safety.screening.ocr.OcrUnavailable` when OCR cannot run.
     """
     import io
@@ -320,7 +326,7 @@ def mask_secrets(image: bytes, values: Iterable[str]) -> bytes:
         return image
     boxes = [
         line.box
-        for line in ocr.read_text(image)
+        for line in (ocr.read_text(image) if lines is None else lines)
         if any(_contains_nearly(_squash(line.text), value) for value in wanted)
     ]
     if not boxes:

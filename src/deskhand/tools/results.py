@@ -29,6 +29,9 @@ class ToolResult:
     error: str | None = None
     image: EncodedImage | None = None
     system: str | None = None
+    # Added by the host after the tool ran (e.g. a prompt-injection warning); sent after the
+    # image, since they speak about what came before.
+    notes: tuple[str, ...] = ()
 
     @classmethod
     def from_error(cls, message: str) -> ToolResult:
@@ -58,7 +61,8 @@ def to_tool_result_block(
     """Build the tool_result for one tool_use.
 
     Text blocks come first (the system note wrapped in <system> tags, then output, then error),
-    then the image. Blank texts are left out because the API rejects empty text blocks.
+    then the image, then the host's notes. Blank texts are left out because the API rejects
+    empty text blocks.
     `toolset_name` must be given for toolset members: their results have to carry it.
     """
     system = f"<system>{result.system}</system>" if _has_text(result.system) else None
@@ -67,6 +71,7 @@ def to_tool_result_block(
     ]
     if result.image is not None:
         content.append(_image_block(result.image))
+    content.extend(_text_block(note) for note in result.notes if _has_text(note))
     if not content:
         content.append(_text_block(NO_OUTPUT))
     block: BetaToolResultBlockParam = {

@@ -210,6 +210,7 @@ def _shift(box: ocr.Box, dy: int) -> ocr.Box:
 class _Frame:
     pixels: Frame
     lines: list[ocr.OcrLine]
+    key: str = ""
 
 
 @dataclass
@@ -270,7 +271,7 @@ class Screener:
                     return cached
                 bgr = ocr.to_bgr(image)
                 lines = self._lines(bgr)
-                self._last = _Frame(bgr, lines)
+                self._last = _Frame(bgr, lines, key)
                 verdict = screen_text(text_of(lines), "screen", threshold=self._threshold)
                 self._cache[key] = verdict
                 while len(self._cache) > self._cache_size:
@@ -278,6 +279,15 @@ class Screener:
                 return verdict
         except Exception as exc:
             return Verdict.error(exc, "screen")
+
+    def lines_of(self, image: ocr.ImageInput) -> list[ocr.OcrLine] | None:
+        """The OCR lines of `image` if it is the frame screened last (so callers such as secret
+        masking need not read it again); None otherwise."""
+        with self._lock:
+            last = self._last
+            return (
+                list(last.lines) if last is not None and last.key == ocr.image_key(image) else None
+            )
 
     async def ascreen(self, image: ocr.ImageInput) -> Verdict:
         try:
