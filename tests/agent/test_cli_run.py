@@ -156,3 +156,34 @@ def test_consent_is_asked_once_and_yes_records_it(emulator: Emulator, tmp_path: 
     assert json.loads((fresh / "consent.json").read_text())["how"] == "--yes"
     emulator.script.add(Reply([Text("Still nothing.")], "end_turn"))
     assert deskhand("run", "Again.", "--non-interactive", env=env).returncode == 0
+
+
+@pytest.mark.parametrize(("typed", "removed"), [("y\n", True), ("n\n", False), ("", False)])
+def test_the_terminal_asks_before_a_gated_action(
+    emulator: Emulator, tmp_path: Path, typed: str, removed: bool
+) -> None:
+    """`deskhand run` asks on the terminal: y runs the action; n, or no answer (end of input),
+    declines it."""
+    target = "/home/user/notes.txt"
+    emulator.script.add(
+        Reply([ToolUse("bash", {"command": f"echo hi > {target} && ls {target}"})]),
+        Reply([ToolUse("bash", {"command": f"rm {target}"})]),
+        Reply([ToolUse("bash", {"command": f"ls {target} || echo gone"})]),
+        Reply([Text("ok")], "end_turn"),
+    )
+    done = subprocess.run(
+        [*DESKHAND, "run", "Tidy up.", "--json"],
+        env=environment(emulator, tmp_path),
+        input=typed,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "approve this action?" in done.stderr and "rm /home/user/notes.txt" in done.stderr
+    last = json.dumps(emulator.script.requests[-1].tool_results)
+    assert ("gone" in last) is removed
+    if not removed:
+        assert "Declined by the user (terminal)" in json.dumps(
+            emulator.script.requests[-2].tool_results
+        )
