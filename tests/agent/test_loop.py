@@ -499,3 +499,11 @@ async def test_a_failing_callback_still_ends_in_a_complete_record(
     assert kinds[-2:] == ["notice", "run_finished"]
     conversation = json.loads((result.run_dir / "conversation.json").read_text())
     assert conversation[-1]["content"][0]["type"] == "tool_result"  # still valid to resume
+
+
+async def test_each_run_starts_in_a_fresh_shell(harness: Harness, desktop: Desktop) -> None:
+    leave = ToolUse("bash", {"command": "cd /tmp && export LEFT_BEHIND=1"})
+    await harness.run(desktop, Reply([leave]), done())
+    look = ToolUse("bash", {"command": "echo cwd=$(pwd) left=${LEFT_BEHIND:-none}"})
+    await harness.run(desktop, Reply([look]), done())
+    assert "cwd=/home/user left=none" in text_of(result_for(harness.requests[-1], look.id))

@@ -75,7 +75,7 @@ async def test_injected_output_warns_the_model_and_escalates_once(
     emulator: Emulator, desktop: Desktop, tmp_path: Path
 ) -> None:
     (desktop.home / "notes.txt").write_text(f"Meeting at 10.\n{INJECTION}\n")
-    read = ToolUse("bash", {"command": "cat notes.txt"})
+    read = ToolUse("bash", {"command": "cat ~/notes.txt"})
     harmless = ToolUse("bash", {"command": "touch escalated.txt"})
     later = ToolUse("bash", {"command": "touch later.txt"})
     for name in ("escalated.txt", "later.txt"):

@@ -233,6 +233,11 @@ class Agent:
         self._inner: asyncio.Task[tuple[ev.Status, str]] | None = None
         self._resumed = False
         self.stopping = False
+        # Take-over: cleared while a person uses the desktop; the loop waits before its next
+        # model call. hand_back() leaves the person's note and recorded actions here.
+        self._at_work = asyncio.Event()
+        self._at_work.set()
+        self._handed_back: tuple[str, list[dict[str, Any]]] = ("", [])
 
     @property
     def run_id(self) -> str:
@@ -279,6 +284,22 @@ class Agent:
         self.stopping = True
         if self._inner is not None:
             self._inner.cancel()
+
+    @property
+    def taken_over(self) -> bool:
+        return not self._at_work.is_set()
+
+    def take_over(self) -> None:
+        """Let a person use the desktop: the run pauses before its next model call (a model
+        call or the tool calls already under way finish first) and emits `TakenOver`."""
+        self._at_work.clear()
+
+    def hand_back(self, note: str = "", actions: Sequence[dict[str, Any]] = ()) -> None:
+        """Give the desktop back to the model, with the person's note and what they did (for
+        the record; see `HumanSteps`). The model is told the screen may have changed."""
+        if self.taken_over:
+            self._handed_back = (note.strip(), list(actions))
+            self._at_work.set()
 
     async def run(self, desktop: Desktop | None = None) -> RunResult:
         """Run on `desktop`, or on a fresh sandboxed desktop started (and stopped) for it."""
@@ -351,6 +372,8 @@ class Agent:
         self.toolbox = await Toolbox.create(
             desktop.computer, self.config.tool_versions, screenshots=settings, secrets=self.vault
         )
+        # A run on a desktop used before starts in a fresh shell, not in what the last run left.
+        await self.toolbox.bash.reset()
         self.system = [{"type": "text", "text": self._system_text()}]
         self.inspector = ResultInspector(self.vault, screening=self.config.screening)
         self.gate = Gate(
@@ -420,6 +443,8 @@ class Agent:
             reason = self.spend.exceeded()
             if reason:
                 return "budget_exceeded", reason
+            if self.taken_over:
+                await self._wait_for_hand_back()
             message, calls = await self._ask_model()
             outcome = await self._handle(message.stop_reason, calls)
             self.record.save_conversation(self.messages)
@@ -466,6 +491,40 @@ class Agent:
         self._turn = _Turn(calls, notes=[_system_note(note)])
         self._close_turn(CUT_OFF.format(limit=self.config.output_tokens))
         return None
+
+    async def _wait_for_hand_back(self) -> None:
+        """Paused while a person uses the desktop; then record what they did and tell the model."""
+        step = self.spend.steps
+        started = time.monotonic()
+        self._emit(ev.TakenOver(self.run_id, step=step))
+        await self._at_work.wait()
+        note, actions = self._handed_back
+        computer = self.toolbox.computer
+        dated = computer.spec.name is not None
+        shot = await computer.run(
+            computer.spec.name or "screenshot", {"action": "screenshot"} if dated else {}
+        )
+        image = shot.image
+        saved = self.record.save_screenshot(step, f"human-{started}", image) if image else None
+        self._emit(
+            ev.HumanSteps(
+                self.run_id,
+                step=step,
+                actions=actions,
+                note=note,
+                seconds=time.monotonic() - started,
+                screenshot=saved,
+                screenshot_size=(image.width, image.height) if image else None,
+            )
+        )
+        told = (
+            "The user took over the desktop and has handed it back; the screen may have "
+            f"changed ({len(actions)} recorded actions). Take a screenshot before you continue."
+        )
+        content = [_system_note(told)]
+        if note:
+            content.append({"type": "text", "text": f"Note from the user: {note}"})
+        self._add_user_content(content)
 
     # -- model -------------------------------------------------------------------------------
 

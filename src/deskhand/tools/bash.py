@@ -76,6 +76,10 @@ class BashTool:
         """The `tools[]` entry to send to the API."""
         return self.spec.tool_definition()
 
+    async def reset(self) -> None:
+        """A fresh shell: what the old one started is killed, its cwd and variables are gone."""
+        await self.computer.connection.call("shell.restart", session=self.session)
+
     async def run(self, name: str, tool_input: object) -> ToolResult:
         """Execute one tool_use. Bad input and guest refusals come back as error results."""
         try:
@@ -87,7 +91,7 @@ class BashTool:
             return ToolResult.from_error(refusal)  # a secret in a shell ends up in its history
         try:
             if params.restart:
-                await self.computer.connection.call("shell.restart", session=self.session)
+                await self.reset()
                 if command is None:
                     return ToolResult(system=RESTARTED)
             if command is None:
