@@ -1,0 +1,152 @@
+"""Which OSWorld tasks can run on this machine, and exactly why the others cannot.
+
+Every reason comes from reading the task: its related apps, each config step, the evaluator's
+postconfig, getters and metrics, planned with the same code that runs them (`config.plan_*`,
+`evaluator.getter_reasons`), against what is installed here and what the cache folder holds.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .config import EQUIVALENT_APPS, Environment, app_name, plan_steps
+from .evaluator import getter_reasons, metric_reasons
+from .loader import OsworldTaskSpec
+from .reasons import Reason, dedupe, headline
+
+# OSWorld's `related_apps` names -> the program the task needs (None: nothing to install).
+RELATED_APPS: dict[str, str | None] = {
+    "chrome": "google-chrome",
+    "browser": "google-chrome",
+    "os": None,
+    "terminal": None,
+    "pdf": None,
+    "image": None,
+    "libreoffice": "libreoffice",
+    "libreoffice_calc": "libreoffice",
+    "libreoffice calc": "libreoffice",
+    "libreoffice_impress": "libreoffice",
+    "libreoffice_writer": "libreoffice",
+    "calc": "libreoffice",
+    "writer": "libreoffice",
+    "gimp": "gimp",
+    "vlc": "vlc",
+    "ubuntu_media_player": "vlc",
+    "thunderbird": "thunderbird",
+    "vscode": "code",
+    "vs_code": "code",
+    "picard": "picard",
+}
+
+
+@dataclass(frozen=True)
+class Compatibility:
+    task: OsworldTaskSpec
+    reasons: tuple[Reason, ...]
+
+    @property
+    def runnable(self) -> bool:
+        return not self.reasons
+
+    @property
+    def headline(self) -> Reason | None:
+        return headline(list(self.reasons))
+
+    def to_json(self) -> dict[str, object]:
+        head = self.headline
+        return {
+            "domain": self.task.domain,
+            "id": self.task.id,
+            "runnable": self.runnable,
+            "reason": str(head) if head else None,
+            "reasons": [{"kind": r.kind, "detail": r.detail} for r in self.reasons],
+            "instruction": self.task.instruction,
+        }
+
+
+def app_reasons(task: OsworldTaskSpec, env: Environment) -> list[Reason]:
+    reasons = []
+    for name in task.related_apps:
+        program = RELATED_APPS.get(name.lower(), name.lower())
+        if program is None or program in EQUIVALENT_APPS or env.has_program(program):
+            continue
+        reasons.append(
+            Reason("missing_app", f"{app_name(program)} ({program}) is not installed here")
+        )
+    return reasons
+
+
+def classify(task: OsworldTaskSpec, env: Environment) -> Compatibility:
+    reasons: list[Reason] = []
+    evaluator = task.evaluator
+    if evaluator is None or not all(evaluator.funcs):
+        reasons.append(Reason("no_evaluator", "the task file has no evaluator function"))
+    elif evaluator.funcs == ["infeasible"]:
+        reasons.append(
+            Reason(
+                "infeasible",
+                "infeasible by design: passes only when the agent answers FAIL, which "
+                "deskhand's agents cannot report yet",
+            )
+        )
+    reasons += app_reasons(task, env)
+    if task.proxy:
+        reasons.append(Reason("needs_network", "needs live websites through a proxy (proxy: true)"))
+    reasons += plan_steps(task.config, task.id, env).reasons
+    if evaluator is not None:
+        reasons += plan_steps(evaluator.postconfig, task.id, env).reasons
+        saved = {
+            str(step.parameters.get("stdout"))
+            for step in [*task.config, *evaluator.postconfig]
+            if step.parameters.get("stdout")
+        }
+        for getter in evaluator.getters():
+            if getter.get("type") == "cache_file":
+                if (
+                    str(getter.get("path")) not in saved
+                    and env.cache_file(f"{task.id}/{getter.get('path')}") is None
+                ):
+                    reasons.append(
+                        Reason("needs_cache", f"needs cache file {task.id}/{getter.get('path')}")
+                    )
+                continue
+            reasons += getter_reasons(getter, task.id, env)
+        reasons += metric_reasons(evaluator)
+    return Compatibility(task, tuple(dedupe(reasons)))
+
+
+def classify_all(tasks: Iterable[OsworldTaskSpec], env: Environment) -> list[Compatibility]:
+    return [classify(task, env) for task in tasks]
+
+
+@dataclass(frozen=True)
+class Summary:
+    total: int
+    runnable: int
+    by_domain: dict[str, tuple[int, int]]  # domain -> (runnable, total)
+    by_kind: dict[str, int]  # headline reason kind -> tasks
+    by_reason: dict[str, int]  # every reason (kind: detail) -> tasks it blocks
+
+
+def summarize(results: Iterable[Compatibility]) -> Summary:
+    results = list(results)
+    domains: dict[str, list[int]] = {}
+    kinds: Counter[str] = Counter()
+    every: Counter[str] = Counter()
+    for item in results:
+        counts = domains.setdefault(item.task.domain, [0, 0])
+        counts[0] += item.runnable
+        counts[1] += 1
+        head = item.headline
+        if head is not None:
+            kinds[head.kind] += 1
+        every.update(str(r) for r in item.reasons)
+    return Summary(
+        total=len(results),
+        runnable=sum(item.runnable for item in results),
+        by_domain={d: (c[0], c[1]) for d, c in domains.items()},
+        by_kind=dict(kinds.most_common()),
+        by_reason=dict(sorted(every.items(), key=lambda kv: (-kv[1], kv[0]))),
+    )
