@@ -1,0 +1,294 @@
+"""One desktop that runs task after task: start once, then reset fast between tasks.
+
+A reset does not restart anything of the desktop itself. It
+1. ends the task's programs inside the desktop (everything the guest started except Xvfb, the
+   window manager, the panel, a VNC server and the bash tool's shells; the shells are restarted,
+   which kills what they started),
+2. makes the home folder equal again to a snapshot taken right after the desktop started
+   (`homesync`: only what changed is written),
+3. clears the local site's request log, and applies the task's setup (files, commands, apps,
+   a page in Chromium, a window to wait for).
+
+`TaskEnvironment.reset` returns the seconds each part took.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from deskhand.computer import GuestError, SettleParams
+from deskhand.evals import homesync
+from deskhand.evals.checkers import CheckContext, CheckResult, run_checker
+from deskhand.evals.site import SiteServer
+from deskhand.evals.tasks import Launch, Task
+from deskhand.safety.egress.inside import CHROMIUM_PROXY_FLAGS
+from deskhand.safety.egress.proxy import EgressDecision, static_resolver
+from deskhand.safety.egress.rules import EgressRules
+from deskhand.sandbox.desktop import Desktop, DesktopError, DesktopOptions
+
+SITE_HOST = "site.test"
+SHELL_SESSION = "default"  # the bash tool's session name
+WINDOW_TIMEOUT = 20.0
+COMMAND_TIMEOUT = 60.0
+
+# Runs inside the desktop (the venv's Python is bound in at the same path). Its parent is the
+# guest daemon, a child subreaper: every program of the desktop descends from it.
+END_APPS = r"""
+import os, signal, time
+KEEP = {"Xvfb", "openbox", "tint2", "x11vnc"}
+SHELL = b"bash\0--norc\0--noprofile\0--noediting\0-i\0"
+me, guest = os.getpid(), os.getppid()
+def info(pid):
+    try:
+        text = open(f"/proc/{pid}/stat").read()
+    except OSError:
+        return None
+    comm = text[text.index("(") + 1 : text.rindex(")")]
+    return comm, int(text[text.rindex(")") + 2 :].split()[1])
+def cmdline(pid):
+    try:
+        return open(f"/proc/{pid}/cmdline", "rb").read()
+    except OSError:
+        return b""
+procs = {int(p): i for p in os.listdir("/proc") if p.isdigit() and (i := info(p))}
+children = {}
+for pid, (_, ppid) in procs.items():
+    children.setdefault(ppid, []).append(pid)
+targets, todo = [], list(children.get(guest, []))
+while todo:
+    pid = todo.pop()
+    comm, ppid = procs[pid]
+    if pid == me:
+        continue
+    if ppid == guest and (comm in KEEP or cmdline(pid) == SHELL):
+        if comm in KEEP:
+            todo.extend(children.get(pid, []))  # apps started from the panel or the menu
+        continue
+    targets.append(pid)
+    todo.extend(children.get(pid, []))
+def alive(pid):
+    i = info(pid)
+    return i is not None and open(f"/proc/{pid}/stat").read().split(") ")[1][0] != "Z"
+for sig, wait in ((signal.SIGTERM, 1.0), (signal.SIGKILL, 1.0)):
+    for pid in targets:
+        try:
+            os.kill(pid, sig)
+        except OSError:
+            pass
+    end = time.monotonic() + wait
+    while time.monotonic() < end and any(alive(p) for p in targets):
+        time.sleep(0.02)
+    targets = [p for p in targets if alive(p)]
+    if not targets:
+        break
+print(len(procs))
+"""
+
+
+class InfrastructureError(RuntimeError):
+    """The desktop or its guest failed (not the agent): the task may be retried elsewhere."""
+
+
+class SetupError(RuntimeError):
+    """A task's setup failed on a healthy desktop (a defect of the task or the apps)."""
+
+
+@dataclass
+class ResetTimes:
+    end_apps: float = 0.0
+    home: float = 0.0
+    setup: float = 0.0
+
+    @property
+    def total(self) -> float:
+        return self.end_apps + self.home + self.setup
+
+
+@dataclass
+class EnvironmentOptions:
+    width: int = 1280
+    height: int = 800
+    sandbox: bool = True
+    site_root: Path | None = None
+
+
+@dataclass
+class TaskEnvironment:
+    """One desktop plus the local site, reused across tasks."""
+
+    options: EnvironmentOptions = field(default_factory=EnvironmentOptions)
+    desktop: Desktop | None = None
+    site: SiteServer | None = None
+    # Who hears the egress proxy's decisions (the model agent points this at its run's events).
+    egress_listener: Callable[[EgressDecision], None] | None = None
+    template: Path | None = None
+    task: Task | None = None
+    reset_times: list[ResetTimes] = field(default_factory=list)
+
+    async def start(self) -> TaskEnvironment:
+        self.site = SiteServer(self.options.site_root).start()
+        port = self.site.port
+        try:
+            self.desktop = await Desktop.start(
+                DesktopOptions(
+                    width=self.options.width,
+                    height=self.options.height,
+                    sandbox=self.options.sandbox,
+                    egress=EgressRules.from_domains([SITE_HOST, "127.0.0.1"], ports=[port])
+                    if self.options.sandbox
+                    else None,
+                    egress_resolver=static_resolver({SITE_HOST: ["127.0.0.1"]}),
+                    on_egress=self._on_egress,
+                )
+            )
+            self.template = Path(tempfile.mkdtemp(prefix="deskhand-home-template-"))
+            await asyncio.to_thread(homesync.snapshot, self.desktop.home, self.template)
+        except BaseException:
+            await self.stop()
+            raise
+        return self
+
+    async def stop(self) -> None:
+        if self.desktop is not None:
+            with contextlib.suppress(Exception):
+                await self.desktop.stop()
+            self.desktop = None
+        if self.site is not None:
+            self.site.stop()
+            self.site = None
+        if self.template is not None:
+            shutil.rmtree(self.template, ignore_errors=True)
+            self.template = None
+
+    async def restart(self) -> None:
+        """A new desktop (after an infrastructure failure)."""
+        await self.stop()
+        await self.start()
+
+    async def __aenter__(self) -> TaskEnvironment:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await asyncio.shield(self.stop())
+
+    def _on_egress(self, decision: EgressDecision) -> None:
+        if self.egress_listener is not None:
+            self.egress_listener(decision)
+
+    # -- state ---------------------------------------------------------------------------------
+
+    @property
+    def live(self) -> Desktop:
+        if self.desktop is None:
+            raise InfrastructureError("the environment has no desktop (not started)")
+        return self.desktop
+
+    @property
+    def site_url(self) -> str:
+        """The site as the desktop reaches it: http://site.test:PORT."""
+        assert self.site is not None
+        return self.site.url_for(SITE_HOST)
+
+    async def healthy(self) -> bool:
+        desktop = self.desktop
+        if desktop is None or desktop.process.returncode is not None:
+            return False
+        try:
+            health = await asyncio.wait_for(desktop.computer.health(), 5.0)
+        except (GuestError, TimeoutError, OSError):
+            return False
+        return bool(health.get("ok"))
+
+    # -- reset -----------------------------------------------------------------------------------
+
+    async def reset(self, task: Task) -> ResetTimes:
+        """Bring the desktop back to its pristine state and set `task` up on it."""
+        times = ResetTimes()
+        try:
+            start = time.perf_counter()
+            await self.end_apps()
+            times.end_apps = time.perf_counter() - start
+            start = time.perf_counter()
+            await self.restore_home()
+            times.home = time.perf_counter() - start
+            start = time.perf_counter()
+            if self.site is not None:
+                self.site.clear()
+            self.task = task
+            await self.apply_setup(task)
+            times.setup = time.perf_counter() - start
+        except (GuestError, DesktopError, ConnectionError) as exc:
+            raise InfrastructureError(f"the desktop failed during reset: {exc}") from exc
+        self.reset_times.append(times)
+        return times
+
+    async def end_apps(self) -> None:
+        desktop = self.live
+        await desktop.computer.connection.call("shell.restart", session=SHELL_SESSION)
+        result = await desktop.computer.run([sys.executable, "-I", "-c", END_APPS], timeout=15)
+        if result.returncode != 0:
+            raise InfrastructureError(f"could not end the task's programs: {result.stderr[-300:]}")
+
+    async def restore_home(self) -> None:
+        assert self.template is not None
+        await asyncio.to_thread(homesync.sync_tree, self.template, self.live.home)
+
+    def _launch_argv(self, launch: Launch) -> list[str]:
+        argv = launch.command()
+        if launch.app == "browser" and self.options.sandbox:
+            argv = [*argv, *CHROMIUM_PROXY_FLAGS]
+        return [part.replace("{site}", self.site_url) for part in argv]
+
+    async def apply_setup(self, task: Task) -> None:
+        desktop, setup = self.live, task.setup
+        for item in setup.files:
+            await asyncio.to_thread(
+                homesync.write_file, desktop.home, item.path, item.data(), item.mode
+            )
+        for command in setup.commands:
+            text = command.replace("{site}", self.site_url)
+            result = await desktop.computer.run(["bash", "-lc", text], timeout=COMMAND_TIMEOUT)
+            if result.returncode != 0:
+                raise SetupError(
+                    f"{task.id}: setup command {text!r} failed ({result.returncode}): "
+                    f"{(result.stderr or result.stdout)[-300:]}"
+                )
+        for launch in setup.launch:
+            await desktop.computer.launch(self._launch_argv(launch))
+        if setup.page is not None:
+            url = f"{self.site_url}/{setup.page}"
+            await desktop.computer.launch([*self._launch_argv(Launch(app="browser")), url])
+        if setup.wait_for_window is not None:
+            await self._wait_window(["--name", re.escape(setup.wait_for_window)], task)
+        elif setup.page is not None:  # at least the browser's window
+            await self._wait_window(["--class", "chromium"], task)
+        await desktop.computer.settle(SettleParams(quiet_ms=150, max_ms=3000))
+
+    async def _wait_window(self, query: list[str], task: Task) -> None:
+        argv = ["xdotool", "search", "--sync", "--onlyvisible", *query]
+        result = await self.live.computer.run(
+            ["timeout", str(WINDOW_TIMEOUT), *argv], timeout=WINDOW_TIMEOUT + 5
+        )
+        if result.returncode != 0:
+            raise SetupError(f"{task.id}: no window {' '.join(query)} within {WINDOW_TIMEOUT} s")
+
+    # -- check -----------------------------------------------------------------------------------
+
+    def context(self) -> CheckContext:
+        site = self.site
+        return CheckContext(self.live, site_requests=(lambda: site.requests) if site else list)
+
+    async def check(self, task: Task) -> CheckResult:
+        try:
+            return await run_checker(task.checker, self.context())
+        except (GuestError, DesktopError, ConnectionError) as exc:
+            raise InfrastructureError(f"the desktop failed during the check: {exc}") from exc
