@@ -185,6 +185,29 @@ class Notice(Event):
 
 
 @dataclass(frozen=True)
+class TakenOver(Event):
+    """A person took the desktop over: the run is paused before its next model call."""
+
+    kind: ClassVar[str] = "taken_over"
+    step: int
+
+
+@dataclass(frozen=True)
+class HumanSteps(Event):
+    """The person handed the desktop back: what they did while the run was paused (clicks,
+    keys, how many characters they typed but never the text), their note to the model, and the
+    screen they left (a file in screenshots/, in the model's screenshot size)."""
+
+    kind: ClassVar[str] = "human_steps"
+    step: int
+    actions: list[dict[str, Any]]
+    note: str
+    seconds: float
+    screenshot: str | None
+    screenshot_size: tuple[int, int] | None
+
+
+@dataclass(frozen=True)
 class RunFinished(Event):
     kind: ClassVar[str] = "run_finished"
     status: Status

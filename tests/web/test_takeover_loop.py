@@ -1,0 +1,99 @@
+"""The agent loop's take-over hooks, without the web UI: `take_over()` pauses the run before its
+next model call, `hand_back(note, actions)` records the person's steps and tells the model."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from deskhand.agent import events as ev
+from deskhand.agent.config import RunConfig
+from deskhand.agent.loop import Agent
+from deskhand.agent.providers import make_provider
+from deskhand.runs.index import RunIndex
+from deskhand.sandbox.desktop import Desktop
+from emulator.script import Reply, Text, ToolUse
+from emulator.server import Emulator
+
+API_KEY = "sk-ant-takeover-test-key"
+
+
+def make_agent(emulator: Emulator, tmp_path: Path, events: list[ev.Event]) -> Agent:
+    return Agent(
+        RunConfig("Log in, then look.", out=tmp_path / "run", screening=False),
+        provider=make_provider("anthropic", api_key=API_KEY, base_url=emulator.base_url),
+        index=RunIndex(tmp_path / "index.sqlite"),
+        on_event=events.append,
+    )
+
+
+async def wait_for(events: list[ev.Event], kind: type[ev.Event], timeout: float = 30) -> None:
+    async with asyncio.timeout(timeout):
+        while not any(isinstance(e, kind) for e in events):  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+
+
+async def test_take_over_pauses_and_hand_back_tells_the_model(
+    emulator: Emulator, desktop: Desktop, tmp_path: Path
+) -> None:
+    emulator.script.add(
+        Reply([ToolUse("computer", {"action": "screenshot"})]),
+        Reply([Text("Back at it.")], "end_turn"),
+    )
+    events: list[ev.Event] = []
+    agent = make_agent(emulator, tmp_path, events)
+    # Taken over after the first step: the second model call waits for the person.
+
+    def on_event(event: ev.Event) -> None:
+        if isinstance(event, ev.ToolExecuted):
+            agent.take_over()
+
+    agent.listeners.append(on_event)
+    run = asyncio.create_task(agent.run(desktop))
+    await wait_for(events, ev.TakenOver)
+    assert agent.taken_over
+    await asyncio.sleep(0.3)
+    assert len(emulator.script.requests) == 1  # no model call while the person works
+    actions = [{"action": "left_click", "x": 10, "y": 20}, {"action": "type", "chars": 8}]
+    agent.hand_back("  I logged in for you.  ", actions)
+    result = await asyncio.wait_for(run, 60)
+    assert result.ok and not agent.taken_over
+
+    human = [e for e in events if isinstance(e, ev.HumanSteps)]
+    assert len(human) == 1
+    steps = human[0]
+    assert (steps.step, steps.note, steps.actions) == (1, "I logged in for you.", actions)
+    assert steps.screenshot and (agent.record.path / steps.screenshot).is_file()
+    assert steps.screenshot_size == (1280, 800)
+    sent = emulator.script.requests[1].messages[-1]["content"]
+    texts = [b["text"] for b in sent if b.get("type") == "text"]
+    assert any("took over the desktop" in t and "2 recorded actions" in t for t in texts)
+    assert "Note from the user: I logged in for you." in texts
+    kinds = [e["kind"] for e in agent.record.events()]
+    assert kinds.index("taken_over") < kinds.index("human_steps") < kinds.index("run_finished")
+
+
+async def test_stop_while_taken_over_interrupts(
+    emulator: Emulator, desktop: Desktop, tmp_path: Path
+) -> None:
+    emulator.script.add(Reply([Text("never asked")], "end_turn"))
+    events: list[ev.Event] = []
+    agent = make_agent(emulator, tmp_path, events)
+    agent.take_over()  # before the first model call
+    run = asyncio.create_task(agent.run(desktop))
+    await wait_for(events, ev.TakenOver)
+    agent.stop()
+    result = await asyncio.wait_for(run, 5)
+    assert result.status == "interrupted" and not emulator.script.requests
+
+
+async def test_hand_back_without_take_over_changes_nothing(
+    emulator: Emulator, desktop: Desktop, tmp_path: Path
+) -> None:
+    emulator.script.add(Reply([Text("done")], "end_turn"))
+    events: list[ev.Event] = []
+    agent = make_agent(emulator, tmp_path, events)
+    agent.hand_back("ignored")
+    result = await agent.run(desktop)
+    assert result.ok
+    assert not any(isinstance(e, ev.TakenOver | ev.HumanSteps) for e in events)
