@@ -1,0 +1,252 @@
+"""OSWorld compatibility: the loader reads every published task file, the classification is
+deterministic and explains every task it refuses, and the tasks that run here really run: on a
+real sandboxed desktop, a do-nothing agent fails each of them and an oracle passes.
+
+The task files are OSWorld's (Apache-2.0), not shipped with deskhand: the tests look in
+$DESKHAND_OSWORLD_DIR, else in ../shared/osworld next to the checkout, and skip without them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shlex
+from pathlib import Path
+
+import pytest
+
+from deskhand.evals.osworld import (
+    Environment,
+    OsworldTask,
+    classify,
+    classify_all,
+    download_cache_name,
+    load_tasks,
+    summarize,
+)
+from deskhand.evals.osworld.cli import osworld_list_command
+from deskhand.evals.osworld.config import Input, Run, plan_command, plan_step
+from deskhand.evals.osworld.evaluator import METRICS
+from deskhand.evals.osworld.loader import Step, load_index
+from deskhand.guest.events import Button, Move
+from deskhand.sandbox.desktop import Desktop
+
+OSWORLD_DIR = Path(
+    os.environ.get(
+        "DESKHAND_OSWORLD_DIR", Path(__file__).resolve().parents[3] / "shared" / "osworld"
+    )
+)
+needs_tasks = pytest.mark.skipif(
+    not (OSWORLD_DIR / "evaluation_examples" / "test_all.json").is_file()
+    and not (OSWORLD_DIR / "test_all.json").is_file(),
+    reason=f"OSWorld's task files are not at {OSWORLD_DIR} (set DESKHAND_OSWORLD_DIR)",
+)
+
+# A fixed machine for the classification tests: what this Debian desktop has installed.
+DEBIAN_DESKTOP = frozenset(
+    {
+        *("bash", "mkdir", "tar", "chmod", "cp", "mv", "rm", "ls", "cat", "grep", "sed", "awk"),
+        *("head", "cut", "stat", "find", "touch", "unzip", "diff", "which", "sleep", "pgrep"),
+        *("xdotool", "gio", "xdg-open", "pkill", "python3", "xterm", "mousepad", "galculator"),
+        *("pcmanfm", "chromium"),
+    }
+)
+
+
+def fixed_env(cache: Path | None = None) -> Environment:
+    return Environment(cache=cache, has_program=DEBIAN_DESKTOP.__contains__)
+
+
+# ---- loading and classification -------------------------------------------------------------
+
+
+@needs_tasks
+def test_loader_reads_every_task_file() -> None:
+    every = load_tasks(OSWORLD_DIR, index=None)
+    files = list((OSWORLD_DIR / "evaluation_examples" / "examples").glob("*/*.json"))
+    assert len(every) == len(files) > 369
+    official = load_tasks(OSWORLD_DIR)
+    assert len(official) == len(load_index(OSWORLD_DIR)) == 369
+    assert len({task.key for task in official}) == 369  # domain/id is unique; the id alone is not
+    assert len({task.id for task in official}) < 369
+    assert all(task.instruction for task in official)
+    # OSWorld's variety: null config, a placeholder evaluator, parallel multi-metric lists.
+    assert any(task.evaluator is None for task in every)
+    multi = [t for t in official if t.evaluator is not None and t.evaluator.is_multi]
+    assert multi and all(len(t.evaluator.funcs) > 1 for t in multi if t.evaluator)
+
+
+@needs_tasks
+def test_classification_is_deterministic_and_explains_every_refusal() -> None:
+    tasks = load_tasks(OSWORLD_DIR)
+    first = classify_all(tasks, fixed_env())
+    second = classify_all(load_tasks(OSWORLD_DIR), fixed_env())
+    assert [c.to_json() for c in first] == [c.to_json() for c in second]
+    for item in first:
+        if item.runnable:
+            assert item.reasons == ()
+        else:
+            assert item.reasons and all(r.detail.strip() for r in item.reasons), item.task.key
+    summary = summarize(first)
+    assert summary.total == 369
+    assert sum(summary.by_kind.values()) == 369 - summary.runnable
+    runnable = {c.task.key for c in first if c.runnable}
+    # The Tier-A tasks with offline checkers that Debian's apps can do (see docs/osworld.md).
+    assert {
+        "os/e0df059f-28a6-4169-924f-b9623e7184cc",
+        "chrome/030eeff7-b492-4218-b312-701ec99ee0cc",
+        "chrome/bb5e4c0d-f964-439c-97b6-bdb9747de3f4",
+    } <= runnable
+    by_key = {c.task.key: c for c in first}
+    calc = [c for c in first if c.task.domain == "libreoffice_calc"]
+    assert calc and all(
+        any("LibreOffice" in r.detail and r.kind == "missing_app" for r in c.reasons) for c in calc
+    )
+    gsettings = by_key["os/f9be0997-4b7c-45c5-b05c-4612b44a6118"]
+    assert [r.kind for r in gsettings.reasons] == ["environment"]
+    spotify = by_key["os/94d95f96-9699-4208-98ba-3c3119edf9c2"]
+    assert [r.kind for r in spotify.reasons] == ["needs_network"]
+    assert by_key["os/b3d4a89c-53f2-4d6b-8b6a-541fb5d205fa"].headline.kind == "infeasible"  # type: ignore[union-attr]
+
+
+@needs_tasks
+def test_a_cache_file_named_as_osworld_names_it_makes_a_task_runnable(tmp_path: Path) -> None:
+    task = next(t for t in load_tasks(OSWORLD_DIR) if t.id.startswith("5ced85fc"))
+    before = classify(task, fixed_env(tmp_path))
+    assert [r.kind for r in before.reasons] == ["needs_cache"]
+    assert task.evaluator is not None
+    files = task.evaluator.postconfig[0].parameters["files"]
+    name = download_cache_name(task.id, files[0]["url"], files[0]["path"])
+    assert before.reasons[0].detail == f"needs cache file {name}"
+    (tmp_path / name).parent.mkdir(parents=True)
+    (tmp_path / name).write_text("echo ok\n")
+    assert classify(task, fixed_env(tmp_path)).runnable
+
+
+@needs_tasks
+def test_list_command_prints_every_task_as_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert osworld_list_command(OSWORLD_DIR, None, json_output=True) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(lines) == 369
+    assert all(line["runnable"] or line["reason"] for line in lines)
+
+
+def test_pyautogui_steps_become_input_events_and_ctrl_alt_t_opens_the_terminal() -> None:
+    env = Environment(has_program=DEBIAN_DESKTOP.__contains__, screen=(1280, 800))
+    code = (
+        "import pyautogui; import time; pyautogui.click(960, 540); time.sleep(0.5); "
+        "pyautogui.hotkey('ctrl', 'alt', 't'); pyautogui.write('cd x'); pyautogui.press('enter')"
+    )
+    plan = plan_command(["python", "-c", code], False, env, background=False)
+    assert plan.reasons == []
+    first = plan.actions[0]
+    assert isinstance(first, Input) and first.events[0] == Move(x=640, y=400)
+    assert Button(button=1, down=True) in first.events
+    assert isinstance(plan.actions[1], Run) and plan.actions[1].argv[0] == "xterm"
+    code = "import pyautogui, os; os.system('x')"
+    refused = plan_command(["python", "-c", code], False, env, False)
+    assert [r.kind for r in refused.reasons] == ["unsupported_step"]
+    sudo = plan_step(
+        Step(
+            type="execute",
+            parameters={"command": "echo 'password' | sudo -S mkdir ~/a", "shell": True},
+        ),
+        "t",
+        env,
+    )
+    assert sudo.reasons == [] and sudo.actions == [Run(("bash", "-c", "mkdir ~/a"))]
+
+
+def test_metrics_follow_osworld() -> None:
+    assert METRICS["exact_match"]("true", {"expected": "true"}) == 1.0
+    assert METRICS["check_include_exclude"]("a b", {"include": ["a"], "exclude": ["b"]}) == 0.0
+    assert (
+        METRICS["check_font_size"](
+            {"default_font_size": 20}, {"type": "range", "min": 16, "max": 99}
+        )
+        == 1.0
+    )
+    assert (
+        METRICS["check_gnome_favorite_apps"](
+            "['a.desktop', 'b.desktop']", {"expected": ["b.desktop", "a.desktop"]}
+        )
+        == 1.0
+    )
+
+
+# ---- real desktops: do-nothing fails, the oracle passes -------------------------------------
+
+PREFS = "~/.config/chromium/Default/Preferences"
+
+
+def _set_json(path: str, dotted: str, value: object) -> str:
+    """A bash command (what a model's bash tool would send) that closes the browser and sets
+    `dotted` in a JSON file of its profile."""
+    edit = (
+        "import json, os, sys; p = os.path.expanduser(sys.argv[1]); "
+        "d = json.load(open(p)) if os.path.exists(p) else {}; node = d; "
+        "keys = sys.argv[2].split('.'); "
+        "[node := node.setdefault(k, {}) for k in keys[:-1]]; "
+        "node[keys[-1]] = json.loads(sys.argv[3]); "
+        "os.makedirs(os.path.dirname(p), exist_ok=True); json.dump(d, open(p, 'w'))"
+    )
+    return (
+        # (exited browser processes stay zombies in the sandbox for a while: wait for the rest)
+        "pkill -x chromium; while ps -C chromium -o stat= | grep -qv Z; do sleep 0.1; done; "
+        f"python3 -c {shlex.quote(edit)} {path} {shlex.quote(dotted)} "
+        + shlex.quote(json.dumps(value))
+    )
+
+
+BOOKMARK_FOLDER = {
+    "bookmark_bar": {
+        "children": [{"type": "folder", "name": "Favorites", "children": [], "id": "5"}],
+        "name": "Bookmarks bar",
+        "type": "folder",
+    }
+}
+
+ORACLES = {
+    "os/e0df059f-28a6-4169-924f-b9623e7184cc": (
+        "mv ~/Desktop/todo_list_Jan_1 ~/Desktop/todo_list_Jan_2"
+    ),
+    "chrome/030eeff7-b492-4218-b312-701ec99ee0cc": _set_json(PREFS, "enable_do_not_track", True),
+    "chrome/bb5e4c0d-f964-439c-97b6-bdb9747de3f4": _set_json(
+        PREFS, "default_search_provider_data.template_url_data.short_name", "Bing"
+    ),
+    "chrome/af630914-714e-4a24-a7bb-f9af687d3b91": _set_json(
+        PREFS, "webkit.webprefs.default_font_size", 24
+    ),
+    "chrome/9656a811-9b5b-4ddf-99c7-5117bcef0626": _set_json(PREFS, "safebrowsing.enhanced", True),
+    "chrome/2ad9387a-65d8-4e33-ad5b-7580065a27ca": _set_json(
+        "~/.config/chromium/Default/Bookmarks", "roots", BOOKMARK_FOLDER
+    ),
+}
+
+
+async def _wait_for_file(path: Path, seconds: float = 10) -> None:
+    for _ in range(int(seconds * 10)):
+        if path.exists():
+            return
+        await asyncio.sleep(0.1)
+
+
+@needs_tasks
+@pytest.mark.desktop
+@pytest.mark.parametrize("key", sorted(ORACLES))
+async def test_null_agent_fails_and_oracle_passes_on_a_real_desktop(key: str) -> None:
+    spec = next(t for t in load_tasks(OSWORLD_DIR) if t.key == key)
+    task = OsworldTask(spec)
+    assert task.compatibility().runnable, task.compatibility().reasons
+    async with await Desktop.start(task.desktop_options()) as desktop:
+        log = await task.setup(desktop)
+        assert not any(" -> 1" in line for line in log), log
+        if spec.domain == "chrome":
+            await _wait_for_file(desktop.home / ".config/chromium/Default/Preferences")
+        passed, detail = await task.evaluate(desktop)
+        assert not passed, f"do-nothing passed {key}: {detail}"
+        result = await desktop.computer.run(["bash", "-c", ORACLES[key]], timeout=30)
+        assert result.returncode == 0, result.stderr
+        passed, detail = await task.evaluate(desktop)
+        assert passed, f"oracle failed {key}: {detail}"
