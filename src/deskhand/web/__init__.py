@@ -1,0 +1,1 @@
+"""`deskhand serve`: the web UI (start tasks, watch live, approve, take over, replay)."""
