@@ -161,6 +161,7 @@ async def test_the_whole_page(
     approval = page.locator("#approvals .approval")
     await expect(approval).to_have_count(1, timeout=30_000)
     await expect(approval.locator("img")).to_be_visible()
+    await expect(approval.locator(".crop .mark")).to_have_count(1)  # the target, on the crop
     await expect(approval).to_contain_text("left_click")
     await expect(approval).to_contain_text("Clicks need a person's approval")
     await expect(page.locator("#waiting")).to_have_text("1 approval waiting")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import io
 import secrets
 import time
 from collections.abc import Callable
@@ -16,12 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from PIL import Image
+
 from deskhand.agent import events as ev
 from deskhand.agent.config import RunConfig
 from deskhand.agent.loop import Agent, RunResult
 from deskhand.framebuf import NAME
 from deskhand.runs.redact import to_json_value
 from deskhand.safety.confirm import Answer, ConfirmRequest
+from deskhand.safety.gate import REGION_HALF_HEIGHT, REGION_HALF_WIDTH
 from deskhand.sandbox.desktop import Desktop
 from deskhand.web.rfb import HumanRecorder
 
@@ -81,6 +85,7 @@ class Pending:
     def to_json(self) -> dict[str, Any]:
         crop = self.request.crop_png
         return {
+            "crop_target": _crop_target(crop),
             "id": self.id,
             "run_id": self.run_id,
             "step": self.request.step,
@@ -91,6 +96,16 @@ class Pending:
             "asked": self.asked,
             "deadline": self.asked + self.timeout_s,
         }
+
+
+def _crop_target(png: bytes | None) -> list[float] | None:
+    """Where the action's target sits in the gate's crop, as fractions (the centre, unless the
+    crop was cut by a screen edge: then the target is not known and no mark is drawn)."""
+    if not png:
+        return None
+    with Image.open(io.BytesIO(png)) as image:
+        size = image.size
+    return [0.5, 0.5] if size == (2 * REGION_HALF_WIDTH, 2 * REGION_HALF_HEIGHT) else None
 
 
 class WebConfirmer:

@@ -199,10 +199,18 @@ function renderApprovals(run) {
     card.setAttribute("role", "group");
     card.setAttribute("aria-label", "Approval needed");
     if (a.crop) {
+      const crop = el("div", "crop");
       const img = el("img");
       img.src = a.crop;
       img.alt = "the screen around the target";
-      card.append(img);
+      crop.append(img);
+      if (a.crop_target) {
+        const mark = el("div", "mark small");
+        mark.style.left = `${a.crop_target[0] * 100}%`;
+        mark.style.top = `${a.crop_target[1] * 100}%`;
+        crop.append(mark);
+      }
+      card.append(crop);
     } else {
       card.append(el("div"));
     }
