@@ -219,6 +219,11 @@ ORACLES = {
         PREFS, "webkit.webprefs.default_font_size", 24
     ),
     "chrome/9656a811-9b5b-4ddf-99c7-5117bcef0626": _set_json(PREFS, "safebrowsing.enhanced", True),
+    "chrome/2ae9ba84-3a0d-4d4c-8338-3a1478dc5fe3": _set_json(PREFS, "profile.name", "Thomas"),
+    # "Clear cookies and site data when you close all windows": cookies session-only (4).
+    "chrome/99146c54-4f37-4ab8-9327-5f3291665e1e": _set_json(
+        PREFS, "profile.default_content_setting_values.cookies", 4
+    ),
     "chrome/2ad9387a-65d8-4e33-ad5b-7580065a27ca": _set_json(
         "~/.config/chromium/Default/Bookmarks", "roots", BOOKMARK_FOLDER
     ),
@@ -242,8 +247,8 @@ async def test_null_agent_fails_and_oracle_passes_on_a_real_desktop(key: str) ->
     async with await Desktop.start(task.desktop_options()) as desktop:
         log = await task.setup(desktop)
         assert not any(" -> 1" in line for line in log), log
-        if spec.domain == "chrome":
-            await _wait_for_file(desktop.home / ".config/chromium/Default/Preferences")
+        if spec.domain == "chrome":  # the browser is up once its profile folder is there
+            await _wait_for_file(desktop.home / ".config/chromium/Default")
         passed, detail = await task.evaluate(desktop)
         assert not passed, f"do-nothing passed {key}: {detail}"
         result = await desktop.computer.run(["bash", "-c", ORACLES[key]], timeout=30)
