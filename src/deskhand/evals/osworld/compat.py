@@ -7,6 +7,8 @@ postconfig, getters and metrics, planned with the same code that runs them (`con
 
 from __future__ import annotations
 
+import json
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -78,6 +80,31 @@ def app_reasons(task: OsworldTaskSpec, env: Environment) -> list[Reason]:
     return reasons
 
 
+_URL = re.compile(r"https?://[^\s\"'<>)]+")
+_LOCAL = ("http://localhost", "https://localhost", "http://127.", "https://127.")
+
+
+def web_reasons(task: OsworldTaskSpec) -> list[Reason]:
+    """Signs in the task itself that the agent must use the live web."""
+    reasons = []
+    urls = [u for u in _URL.findall(task.instruction) if not u.startswith(_LOCAL)]
+    if urls:
+        reasons.append(Reason("needs_network", f"the instruction points at {urls[0].rstrip('.,')}"))
+    if "search the internet" in task.instruction.lower():
+        reasons.append(Reason("needs_network", "the instruction says to search the Internet"))
+    evaluator = task.evaluator
+    if evaluator is not None:
+        for index in range(len(evaluator.funcs)):
+            result, expected = evaluator.result_of(index), evaluator.expected_of(index)
+            if result is None or expected is None or result.get("type") != "bookmarks":
+                continue
+            if expected.get("type") == "rule" and _URL.search(json.dumps(expected)):
+                reasons.append(
+                    Reason("needs_network", "the expected bookmarks are web pages to find online")
+                )
+    return reasons
+
+
 def classify(task: OsworldTaskSpec, env: Environment) -> Compatibility:
     reasons: list[Reason] = []
     evaluator = task.evaluator
@@ -92,6 +119,7 @@ def classify(task: OsworldTaskSpec, env: Environment) -> Compatibility:
             )
         )
     reasons += app_reasons(task, env)
+    reasons += web_reasons(task)
     if task.proxy:
         reasons.append(Reason("needs_network", "needs live websites through a proxy (proxy: true)"))
     reasons += plan_steps(task.config, task.id, env).reasons

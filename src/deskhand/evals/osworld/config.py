@@ -148,6 +148,13 @@ PYAUTOGUI_KEYS = {
 }
 
 
+def truthy(value: Any) -> bool:
+    """OSWorld writes booleans as JSON booleans and sometimes as strings ("true")."""
+    if isinstance(value, str):
+        return value.strip().lower() not in ("", "false", "0", "no")
+    return bool(value)
+
+
 def installed(program: str) -> bool:
     """Whether `program` is on the sandbox's PATH (the sandbox sees the host's /usr read-only)."""
     return shutil.which(program, path=SANDBOX_PATH) is not None
@@ -500,7 +507,7 @@ def plan_step(step: Step, task_id: str, env: Environment) -> Plan:
     if kind == "sleep":
         return Plan([Pause(float(p.get("seconds", 0)))])
     if kind in ("execute", "command"):
-        plan = plan_command(p.get("command"), bool(p.get("shell", False)), env, background=False)
+        plan = plan_command(p.get("command"), truthy(p.get("shell")), env, background=False)
         if p.get("stdout"):
             plan.actions = [
                 dataclasses.replace(a, save_stdout=str(p["stdout"])) if isinstance(a, Run) else a
@@ -508,7 +515,7 @@ def plan_step(step: Step, task_id: str, env: Environment) -> Plan:
             ]
         return plan
     if kind == "launch":
-        return plan_command(p.get("command"), bool(p.get("shell", False)), env, background=True)
+        return plan_command(p.get("command"), truthy(p.get("shell")), env, background=True)
     if kind == "download":
         plan = Plan()
         for entry in p.get("files", []):

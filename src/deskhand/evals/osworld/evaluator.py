@@ -36,6 +36,7 @@ from .config import (
     plan_command,
     run_actions,
     to_desktop_path,
+    truthy,
 )
 from .loader import Evaluator
 from .reasons import Reason
@@ -121,7 +122,7 @@ async def get_cache_file(ctx: EvalContext, config: dict[str, Any]) -> Any:
 
 
 async def _command(ctx: EvalContext, config: dict[str, Any]) -> tuple[str, str]:
-    plan = plan_command(config["command"], bool(config.get("shell", False)), ctx.env, False)
+    plan = plan_command(config["command"], truthy(config.get("shell")), ctx.env, False)
     runs = [a for a in plan.actions if isinstance(a, Run)]
     if not runs:
         raise RuntimeError(f"command not runnable here: {plan.reasons}")
@@ -320,7 +321,7 @@ def getter_reasons(config: dict[str, Any], task_id: str, env: Environment) -> li
             )
         ]
     if kind in ("vm_command_line", "vm_command_error"):
-        plan = plan_command(config.get("command"), bool(config.get("shell", False)), env, False)
+        plan = plan_command(config.get("command"), truthy(config.get("shell")), env, False)
         reasons = list(plan.reasons)
         # `which X` checks that the agent installed X: installing needs the network here.
         script = config.get("command")
