@@ -15,6 +15,7 @@ import shlex
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from deskhand.evals.osworld import (
     Environment,
@@ -130,6 +131,11 @@ def test_list_command_prints_every_task_as_json(capsys: pytest.CaptureFixture[st
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(lines) == 369
     assert all(line["runnable"] or line["reason"] for line in lines)
+    console = Console(record=True, width=200)
+    assert osworld_list_command(OSWORLD_DIR, None, json_output=False, console=console) == 0
+    text = console.export_text()
+    assert "By domain (" in text and "libreoffice_calc" in text and "missing_app" in text
+    assert osworld_list_command(OSWORLD_DIR / "nowhere", None, False, console=console) == 2
 
 
 def test_pyautogui_steps_become_input_events_and_ctrl_alt_t_opens_the_terminal() -> None:

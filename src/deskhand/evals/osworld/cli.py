@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Annotated
 
+import typer
 from rich.console import Console
 from rich.table import Table
 
@@ -77,3 +79,30 @@ def _print_summary(console: Console, results: list[Compatibility], indexed: int)
     console.print(by_kind)
     if indexed != 369:
         console.print(f"[yellow]test_all.json lists {indexed} tasks, not the official 369[/yellow]")
+
+
+def osworld_command(
+    osworld_dir: Annotated[
+        Path,
+        typer.Option(
+            "--osworld-dir",
+            help="OSWorld's checkout or its evaluation_examples folder (the task files).",
+        ),
+    ] = Path("OSWorld"),
+    list_tasks: Annotated[
+        bool, typer.Option("--list", help="Say for each official task whether it runs here.")
+    ] = False,
+    cache: Annotated[
+        Path | None,
+        typer.Option("--cache", help="OSWorld's file cache staged locally (see docs/osworld.md)."),
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="One JSON object per task.")] = False,
+) -> None:
+    """OSWorld's tasks on deskhand's desktops (see docs/osworld.md)."""
+    if not list_tasks:
+        Console(stderr=True).print(
+            "only --list is available here; run the runnable tasks with the evaluation runner "
+            "(deskhand.evals.osworld.load_osworld_tasks(..., runnable_only=True))"
+        )
+        raise typer.Exit(2)
+    raise typer.Exit(osworld_list_command(osworld_dir, cache, json_output))
