@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shlex
 from pathlib import Path
 
 import pytest
@@ -30,6 +29,7 @@ from deskhand.evals.osworld.cli import osworld_list_command
 from deskhand.evals.osworld.config import Input, Run, plan_command, plan_step
 from deskhand.evals.osworld.evaluator import METRICS
 from deskhand.evals.osworld.loader import Step, load_index
+from deskhand.evals.osworld.oracles import ORACLES
 from deskhand.guest.events import Button, Move
 from deskhand.sandbox.desktop import Desktop
 
@@ -183,58 +183,6 @@ def test_metrics_follow_osworld() -> None:
 
 # ---- real desktops: do-nothing fails, the oracle passes -------------------------------------
 
-PREFS = "~/.config/chromium/Default/Preferences"
-
-
-def _set_json(path: str, dotted: str, value: object) -> str:
-    """A bash command (what a model's bash tool would send) that closes the browser and sets
-    `dotted` in a JSON file of its profile."""
-    edit = (
-        "import json, os, sys; p = os.path.expanduser(sys.argv[1]); "
-        "d = json.load(open(p)) if os.path.exists(p) else {}; node = d; "
-        "keys = sys.argv[2].split('.'); "
-        "[node := node.setdefault(k, {}) for k in keys[:-1]]; "
-        "node[keys[-1]] = json.loads(sys.argv[3]); "
-        "os.makedirs(os.path.dirname(p), exist_ok=True); json.dump(d, open(p, 'w'))"
-    )
-    return (
-        # (exited browser processes stay zombies in the sandbox for a while: wait for the rest)
-        "pkill -x chromium; while ps -C chromium -o stat= | grep -qv Z; do sleep 0.1; done; "
-        f"python3 -c {shlex.quote(edit)} {path} {shlex.quote(dotted)} "
-        + shlex.quote(json.dumps(value))
-    )
-
-
-BOOKMARK_FOLDER = {
-    "bookmark_bar": {
-        "children": [{"type": "folder", "name": "Favorites", "children": [], "id": "5"}],
-        "name": "Bookmarks bar",
-        "type": "folder",
-    }
-}
-
-ORACLES = {
-    "os/e0df059f-28a6-4169-924f-b9623e7184cc": (
-        "mv ~/Desktop/todo_list_Jan_1 ~/Desktop/todo_list_Jan_2"
-    ),
-    "chrome/030eeff7-b492-4218-b312-701ec99ee0cc": _set_json(PREFS, "enable_do_not_track", True),
-    "chrome/bb5e4c0d-f964-439c-97b6-bdb9747de3f4": _set_json(
-        PREFS, "default_search_provider_data.template_url_data.short_name", "Bing"
-    ),
-    "chrome/af630914-714e-4a24-a7bb-f9af687d3b91": _set_json(
-        PREFS, "webkit.webprefs.default_font_size", 24
-    ),
-    "chrome/9656a811-9b5b-4ddf-99c7-5117bcef0626": _set_json(PREFS, "safebrowsing.enhanced", True),
-    "chrome/2ae9ba84-3a0d-4d4c-8338-3a1478dc5fe3": _set_json(PREFS, "profile.name", "Thomas"),
-    # "Clear cookies and site data when you close all windows": cookies session-only (4).
-    "chrome/99146c54-4f37-4ab8-9327-5f3291665e1e": _set_json(
-        PREFS, "profile.default_content_setting_values.cookies", 4
-    ),
-    "chrome/2ad9387a-65d8-4e33-ad5b-7580065a27ca": _set_json(
-        "~/.config/chromium/Default/Bookmarks", "roots", BOOKMARK_FOLDER
-    ),
-}
-
 
 async def _wait_for_file(path: Path, seconds: float = 10) -> None:
     for _ in range(int(seconds * 10)):
@@ -257,7 +205,46 @@ async def test_null_agent_fails_and_oracle_passes_on_a_real_desktop(key: str) ->
             await _wait_for_file(desktop.home / ".config/chromium/Default")
         passed, detail = await task.evaluate(desktop)
         assert not passed, f"do-nothing passed {key}: {detail}"
-        result = await desktop.computer.run(["bash", "-c", ORACLES[key]], timeout=30)
-        assert result.returncode == 0, result.stderr
+        for call in ORACLES[key]:  # bash tool calls: run them as the bash tool would
+            assert call["tool"] == "bash"
+            command = call["input"]["command"]
+            result = await desktop.computer.run(["bash", "-c", command], timeout=30)
+            assert result.returncode == 0, result.stderr
         passed, detail = await task.evaluate(desktop)
         assert passed, f"oracle failed {key}: {detail}"
+
+
+# A stand-in for the task's eval.sh from OSWorld's cache (not available offline here): it
+# checks what the instruction asks for, so the cache path, the postconfig download and the
+# ctrl+alt+t terminal mapping are exercised end to end.
+STAND_IN_EVAL = """#!/bin/bash
+expected=$(printf '1<br/>\\n2<br/>\\n3<br/>')
+if [ "$(cat ~/output.txt 2>/dev/null)" = "$expected" ]; then
+  echo "Success: The task has been completed correctly."
+else
+  echo "Failure"
+fi
+"""
+
+
+@needs_tasks
+@pytest.mark.desktop
+async def test_a_cached_file_is_placed_and_a_cache_task_runs(tmp_path: Path) -> None:
+    spec = next(t for t in load_tasks(OSWORLD_DIR) if t.key.startswith("os/5ced85fc"))
+    assert spec.evaluator is not None
+    (file,) = spec.evaluator.postconfig[0].parameters["files"]
+    name = download_cache_name(spec.id, file["url"], file["path"])
+    (tmp_path / name).parent.mkdir(parents=True)
+    (tmp_path / name).write_text(STAND_IN_EVAL)
+    task = OsworldTask(spec, Environment(cache=tmp_path))
+    assert task.compatibility().runnable
+    async with await Desktop.start(task.desktop_options()) as desktop:
+        await task.setup(desktop)  # GNOME's ctrl+alt+t: deskhand's terminal
+        found = await desktop.computer.run(["xdotool", "search", "--sync", "--class", "xterm"])
+        assert found.returncode == 0
+        passed, detail = await task.evaluate(desktop)
+        assert not passed and (desktop.home / "eval.sh").is_file(), detail
+        oracle = "printf '1\\n2\\n3\\n' | sed 's|$|<br/>|' > ~/output.txt"
+        assert (await desktop.computer.run(["bash", "-c", oracle])).returncode == 0
+        passed, detail = await task.evaluate(desktop)
+        assert passed, detail

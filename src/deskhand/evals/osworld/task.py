@@ -21,6 +21,7 @@ from .compat import Compatibility, classify
 from .config import OSWORLD_SCREEN, Environment, plan_steps, run_actions
 from .evaluator import EvalContext, EvalResult, evaluate
 from .loader import OFFICIAL_INDEX, OsworldTaskSpec, load_tasks
+from .oracles import ORACLES
 
 UBUNTU_HOME_FOLDERS = (
     "Desktop",
@@ -61,6 +62,11 @@ class OsworldTask:
     @property
     def instruction(self) -> str:
         return self.spec.instruction
+
+    @property
+    def oracle(self) -> list[dict[str, Any]] | None:
+        """deskhand's scripted solution (tool calls), for the tasks that have one."""
+        return ORACLES.get(self.key)
 
     def compatibility(self) -> Compatibility:
         return classify(self.spec, self.env)
