@@ -128,12 +128,19 @@ async def test_the_whole_page(
         Reply([ToolUse("bash", {"command": "cat ~/typed.txt"})]),
         Reply([Text("The file says what you typed. All done.")], "end_turn"),
     )
-    slow = [
-        Reply(
-            [Text("Still working on it."), ToolUse("computer", {"action": "wait", "duration": 2})]
-        )
-    ]
-    router.add("Watch", *(slow * 30))
+    # Different waits, so the loop detector does not stop it as stuck before the test does.
+    router.add(
+        "Watch",
+        *(
+            Reply(
+                [
+                    Text("Still working on it."),
+                    ToolUse("computer", {"action": "wait", "duration": 2 + n / 100}),
+                ]
+            )
+            for n in range(40)
+        ),
+    )
     router.install(emulator)
 
     context = await browser.new_context(viewport={"width": 1440, "height": 900})
@@ -182,6 +189,10 @@ async def test_the_whole_page(
 
     # The deletion waits too; deny it: the timeline shows the model was told "declined".
     await expect(approval).to_contain_text("rm -f notes-old.txt", timeout=30_000)
+    await page.wait_for_function(
+        "() => [...document.querySelectorAll('#timeline img')].every((i) => i.complete)"
+    )
+    await snap(page, "03b-approval-delete")
     await approval.get_by_role("button", name="Deny").click()
     await expect(approval).to_have_count(0)
     timeline = page.locator("#timeline")

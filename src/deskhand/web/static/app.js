@@ -684,6 +684,7 @@ function connect() {
     $("conn").classList.add("up");
     try {
       for (const run of await api("/api/runs")) upsertRun(run);
+      renderRuns();
       if (!state.selected && location.hash.length > 1) select(decodeURIComponent(location.hash.slice(1)));
     } catch (err) { console.warn(err); }
   });
