@@ -105,6 +105,24 @@ def web_reasons(task: OsworldTaskSpec) -> list[Reason]:
     return reasons
 
 
+def flag_reasons(task: OsworldTaskSpec, env: Environment) -> list[Reason]:
+    """chrome://flags a task must change, which this Chromium may no longer have."""
+    evaluator = task.evaluator
+    if evaluator is None:
+        return []
+    reasons = []
+    for index, name in enumerate(evaluator.funcs):
+        expected = evaluator.expected_of(index) or {}
+        if name != "check_enabled_experiments" or expected.get("type") != "rule":
+            continue
+        for flag in expected.get("rules", {}).get("names", []):
+            if not env.has_chrome_flag(str(flag)):
+                reasons.append(
+                    Reason("environment", f"this Chromium has no chrome://flags entry {flag}")
+                )
+    return reasons
+
+
 def classify(task: OsworldTaskSpec, env: Environment) -> Compatibility:
     reasons: list[Reason] = []
     evaluator = task.evaluator
@@ -142,6 +160,7 @@ def classify(task: OsworldTaskSpec, env: Environment) -> Compatibility:
                 continue
             reasons += getter_reasons(getter, task.id, env)
         reasons += metric_reasons(evaluator)
+        reasons += flag_reasons(task, env)
     return Compatibility(task, tuple(dedupe(reasons)))
 
 

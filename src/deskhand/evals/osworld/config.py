@@ -24,6 +24,8 @@ from __future__ import annotations
 import ast
 import asyncio
 import dataclasses
+import functools
+import mmap
 import posixpath
 import re
 import shlex
@@ -160,6 +162,22 @@ def installed(program: str) -> bool:
     return shutil.which(program, path=SANDBOX_PATH) is not None
 
 
+CHROMIUM_BINARY = Path("/usr/lib/chromium/chromium")
+
+
+@functools.cache
+def chromium_has_flag(name: str) -> bool:
+    """Whether this Chromium knows chrome://flags entry `name` (searched in its binary)."""
+    try:
+        with (
+            CHROMIUM_BINARY.open("rb") as binary,
+            mmap.mmap(binary.fileno(), 0, access=mmap.ACCESS_READ) as data,
+        ):
+            return data.find(name.encode()) >= 0
+    except (OSError, ValueError):
+        return False
+
+
 def app_name(program: str) -> str:
     base = posixpath.basename(program)
     return APP_NAMES.get(base.lower(), base)
@@ -187,6 +205,7 @@ class Environment:
 
     cache: Path | None = None
     has_program: Callable[[str], bool] = installed
+    has_chrome_flag: Callable[[str], bool] = chromium_has_flag
     screen: tuple[int, int] = OSWORLD_SCREEN
 
     def cache_file(self, name: str) -> Path | None:

@@ -206,6 +206,13 @@ async def get_bookmarks(ctx: EvalContext, config: dict[str, Any]) -> Any:
     return data.get("roots", {}) if isinstance(data, dict) else []
 
 
+async def get_enabled_experiments(ctx: EvalContext, config: dict[str, Any]) -> Any:
+    data = await _chrome_json(ctx, "Local State")
+    if not isinstance(data, dict):
+        return []
+    return data.get("browser", {}).get("enabled_labs_experiments", [])
+
+
 async def get_chrome_language(ctx: EvalContext, config: dict[str, Any]) -> Any:
     data = await _chrome_json(ctx, "Local State")
     return data.get("intl", {}).get("app_locale", "en-US") if isinstance(data, dict) else "en-US"
@@ -226,6 +233,7 @@ GETTERS: dict[str, GetterFn] = {
     "gimp_config_file": get_gimp_config_file,
     "bookmarks": get_bookmarks,
     "chrome_language": get_chrome_language,
+    "enabled_experiments": get_enabled_experiments,
     "enable_do_not_track": _prefs_getter(lambda d: _flag(d.get("enable_do_not_track")), "false"),
     "enable_enhanced_safety_browsing": _prefs_getter(
         lambda d: _flag(d.get("safebrowsing", {}).get("enhanced")), "false"
@@ -524,6 +532,13 @@ def check_font_size(result: Any, rules: Any) -> float:
     raise TypeError(f"{rules['type']} not supported")
 
 
+def check_enabled_experiments(result: Any, rules: Any) -> float:
+    names = [str(experiment).split("@")[0] for experiment in result]
+    if rules["type"] == "names":
+        return float(names == rules["names"])
+    raise TypeError(f"{rules['type']} not supported")
+
+
 def check_config_status(result: Any, rules: Any) -> float:
     if result is None:
         return 0.0
@@ -569,6 +584,7 @@ METRICS: dict[str, MetricFn] = {
         check_moved_jpgs,
         is_expected_bookmarks,
         check_font_size,
+        check_enabled_experiments,
         check_config_status,
     )
 }

@@ -15,6 +15,7 @@ from typing import Any
 
 PREFERENCES = "~/.config/chromium/Default/Preferences"
 BOOKMARKS = "~/.config/chromium/Default/Bookmarks"
+LOCAL_STATE = "~/.config/chromium/Local\\ State"
 
 _EDIT_JSON = (
     "import json, os, sys; p = os.path.expanduser(sys.argv[1]); "
@@ -72,6 +73,14 @@ ORACLES: dict[str, list[dict[str, Any]]] = {
     # "Clear cookies and site data when you close all windows": cookies session-only (4).
     "chrome/99146c54-4f37-4ab8-9327-5f3291665e1e": _bash(
         close_browser_and_set(PREFERENCES, "profile.default_content_setting_values.cookies", 4)
+    ),
+    # chrome://flags: "Chrome Refresh 2023" and "Chrome WebUI Refresh 2023" set to Disabled.
+    "chrome/480bcfea-d68f-4aaa-a0a9-2589ef319381": _bash(
+        close_browser_and_set(
+            LOCAL_STATE,
+            "browser.enabled_labs_experiments",
+            ["chrome-refresh-2023@2", "chrome-webui-refresh-2023@2"],
+        )
     ),
     "chrome/2ad9387a-65d8-4e33-ad5b-7580065a27ca": _bash(
         close_browser_and_set(BOOKMARKS, "roots", _FAVORITES_FOLDER)
