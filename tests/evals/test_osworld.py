@@ -76,6 +76,8 @@ def test_loader_reads_every_task_file() -> None:
     assert all(task.instruction for task in official)
     # OSWorld's variety: null config, a placeholder evaluator, parallel multi-metric lists.
     assert any(task.evaluator is None for task in every)
+    # Drafts and variants outside the index classify too (a reason each, never a crash).
+    assert all(c.runnable or c.reasons for c in classify_all(every, fixed_env()))
     multi = [t for t in official if t.evaluator is not None and t.evaluator.is_multi]
     assert multi and all(len(t.evaluator.funcs) > 1 for t in multi if t.evaluator)
 
