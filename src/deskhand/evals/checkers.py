@@ -59,6 +59,7 @@ class CheckContext:
     desktop: Desktop
     site_requests: Callable[[], Sequence[SiteRequest]] = field(default=list)
     _frame: Frame | None = None
+    _texts: dict[tuple[int, ...] | None, str] = field(default_factory=dict)
 
     @property
     def home(self) -> Any:
@@ -93,12 +94,15 @@ class CheckContext:
         """The text on the screen (or a region x0, y0, x1, y1), one OCR line per line."""
         from deskhand.safety.screening.ocr import read_text
 
-        pixels = (await self.screenshot()).pixels
-        if region is not None:
-            x0, y0, x1, y1 = region
-            pixels = pixels[y0:y1, x0:x1]
-        lines = await asyncio.to_thread(read_text, pixels.copy())
-        return "\n".join(line.text for line in lines)
+        key = tuple(region) if region is not None else None
+        if key not in self._texts:
+            pixels = (await self.screenshot()).pixels
+            if region is not None:
+                x0, y0, x1, y1 = region
+                pixels = pixels[y0:y1, x0:x1]
+            lines = await asyncio.to_thread(read_text, pixels.copy())
+            self._texts[key] = "\n".join(line.text for line in lines)
+        return self._texts[key]
 
 
 class CheckerArgs(BaseModel):

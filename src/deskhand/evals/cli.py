@@ -1,0 +1,239 @@
+"""The `deskhand eval` commands as plain typer-annotated functions (cli.py registers them).
+
+    deskhand eval [SUITE] [--agent oracle|null|replay|model] [--workers N] [--backend local|ray]
+                  [--out DIR] [--json] [--task ID-or-glob]... [--replay RUN] [--model M] ...
+    deskhand eval compare A B [--json]
+    deskhand eval bench [--suite S] [--parallel 1,2,4] [--min-tasks N]
+
+Exit codes of `eval`: 0 the evaluation ran (whatever the success rate); 1 some task could not
+run because of the infrastructure (after retries) or its setup; 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from deskhand.evals.agents import AGENT_NAMES, make_agent
+from deskhand.evals.environment import EnvironmentOptions
+from deskhand.evals.results import Comparison, TaskResult, summarize
+from deskhand.evals.tasks import TaskFormatError, load_suite, select
+
+console = Console()
+
+
+def default_out(suite: str, agent: str) -> Path:
+    from deskhand.runs.index import default_runs_dir
+
+    name = Path(suite).name if suite != "builtin" else suite
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    return default_runs_dir().parent / "evals" / f"{stamp}-{name}-{agent}"
+
+
+def _screen(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a size like 1280x800") from None
+    return width, height
+
+
+def _print_summary(summary: dict[str, Any], out: Path) -> None:
+    view = Table(title=f"{summary['passed']}/{summary['tasks']} passed ({summary['rate']:.1%})")
+    view.add_column("category")
+    view.add_column("passed", justify="right")
+    view.add_column("rate", justify="right")
+    for name, group in summary["by_category"].items():
+        view.add_row(name, f"{group['passed']}/{group['tasks']}", f"{group['rate']:.0%}")
+    console.print(view)
+    line = (
+        f"steps p50 {summary['steps']['p50']:g} · task time p50 {summary['seconds']['p50']:.1f} s"
+        f" (p95 {summary['seconds']['p95']:.1f} s) · reset p50 "
+        f"{summary['reset_seconds']['p50']:.2f} s"
+    )
+    if summary["tokens"]:
+        line += f" · {summary['tokens']:,} tokens · ${summary['cost_usd']:.2f}"
+    console.print(line)
+    console.print(f"report: {out / 'report.html'}")
+
+
+def eval_command(
+    suite: Annotated[
+        str, typer.Argument(help="`builtin`, a folder of task YAML files, or one task file.")
+    ] = "builtin",
+    agent: Annotated[
+        str, typer.Option("--agent", help=f"Who does the tasks: {', '.join(AGENT_NAMES)}.")
+    ] = "oracle",
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Desktops in parallel.")] = 1,
+    backend: Annotated[str, typer.Option("--backend", help="local or ray.")] = "local",
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Evaluation folder; an existing one is resumed."),
+    ] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print the summary as JSON (no progress bar).")
+    ] = False,
+    task: Annotated[
+        list[str] | None, typer.Option("--task", help="Only these task ids (globs; repeat).")
+    ] = None,
+    replay: Annotated[
+        Path | None, typer.Option("--replay", help="The run (or evaluation) folder to replay.")
+    ] = None,
+    model: Annotated[str, typer.Option("--model", help="Model id (model agent).")] = (
+        "claude-sonnet-4-6"
+    ),
+    provider: Annotated[
+        str, typer.Option("--provider", help="anthropic, bedrock or vertex (model agent).")
+    ] = "anthropic",
+    tool_version: Annotated[
+        str | None, typer.Option("--tool-version", help="Computer tool version (model agent).")
+    ] = None,
+    policy: Annotated[
+        str, typer.Option("--policy", help="Action-gate policy: default, permissive or a file.")
+    ] = "default",
+    max_cost: Annotated[
+        float | None, typer.Option("--max-cost", help="USD budget per task (model agent).")
+    ] = None,
+    screening: Annotated[
+        bool, typer.Option("--screening/--no-screening", help="OCR prompt-injection screening.")
+    ] = True,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds per task.")] = 900.0,
+    retries: Annotated[
+        int, typer.Option("--retries", min=0, help="Retries of infrastructure failures.")
+    ] = 2,
+    ray_address: Annotated[
+        str | None, typer.Option("--ray-address", help="Ray cluster (default: a local Ray).")
+    ] = None,
+    screen: Annotated[str, typer.Option("--screen", help="Desktop size WxH.")] = "1280x800",
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Record consent to the risks (model agent).")
+    ] = False,
+) -> None:
+    """Run an agent over a task suite and write results, a summary and an HTML report."""
+    from deskhand.evals.runner import evaluate
+
+    try:
+        tasks = select(load_suite(suite), task or [])
+        chosen = make_agent(
+            agent,
+            replay=replay,
+            model=model,
+            provider=provider,
+            policy=policy,
+            **(
+                {"tool_version": tool_version, "max_cost_usd": max_cost, "screening": screening}
+                if agent == "model"
+                else {}
+            ),
+        )
+    except (TaskFormatError, ValueError) as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    if not tasks:
+        console.print("[red]error:[/] no task matches")
+        raise typer.Exit(2)
+    if backend not in ("local", "ray"):
+        raise typer.BadParameter("--backend is local or ray")
+    if agent == "model" and yes:
+        from deskhand.safety import consent
+
+        if not consent.given():
+            consent.record("--yes")
+    width, height = _screen(screen)
+    folder = out or default_out(suite, agent)
+    results = asyncio.run(
+        evaluate(
+            tasks,
+            chosen,
+            folder,
+            workers=workers,
+            backend=backend,
+            timeout=timeout,
+            retries=retries,
+            environment=EnvironmentOptions(width=width, height=height),
+            progress=not json_output,
+            ray_address=ray_address,
+        )
+    )
+    summary = summarize(results, suite=suite, agent=agent, backend=backend, workers=workers)
+    summary["out"] = str(folder)
+    if json_output:
+        print(json.dumps(summary, indent=2, ensure_ascii=False))
+    else:
+        _print_summary(summary, folder)
+    if any(r.infrastructure or r.status == "setup_error" for r in results):
+        raise typer.Exit(1)
+
+
+def _flip_rows(comparison: Comparison) -> list[tuple[str, TaskResult, TaskResult]]:
+    ids = [*comparison.fixed, *comparison.broken]
+    return [(i, comparison.a[i], comparison.b[i]) for i in ids]
+
+
+def compare_command(
+    a: Annotated[Path, typer.Argument(help="The earlier evaluation folder.")],
+    b: Annotated[Path, typer.Argument(help="The later evaluation folder.")],
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """What changed between two evaluations: tasks that flipped, success-rate delta."""
+    comparison = Comparison.of(a, b)
+    if not comparison.a or not comparison.b:
+        console.print(f"[red]error:[/] no results in {a if not comparison.a else b}")
+        raise typer.Exit(2)
+    data = comparison.to_json()
+    if json_output:
+        print(json.dumps(data, indent=2))
+        return
+    console.print(
+        f"A {data['rate_a']:.1%} ({len(comparison.a)} tasks) → B {data['rate_b']:.1%} "
+        f"({len(comparison.b)} tasks); on the {data['common']} common tasks "
+        f"{data['rate_a_common']:.1%} → {data['rate_b_common']:.1%} "
+        f"([bold]{data['delta_common']:+.1%}[/])"
+    )
+    view = Table(title="tasks that flipped")
+    for name in ("task", "A", "B", "B's detail"):
+        view.add_column(name)
+    for task_id, before, after in _flip_rows(comparison):
+        view.add_row(
+            task_id,
+            "pass" if before.passed else "fail",
+            "[green]pass[/]" if after.passed else "[red]fail[/]",
+            (after.error or after.detail)[:80],
+        )
+    console.print(view)
+    for label, ids in (("only in A", data["only_a"]), ("only in B", data["only_b"])):
+        if ids:
+            console.print(f"{label}: {', '.join(ids)}")
+
+
+def eval_bench_command(
+    suite: Annotated[str, typer.Option("--suite", help="Suite with oracles.")] = "builtin",
+    parallel: Annotated[
+        str, typer.Option("--parallel", help="Numbers of desktops to try, e.g. 1,2,4.")
+    ] = "1,2,4",
+    min_tasks: Annotated[
+        int, typer.Option("--min-tasks", min=1, help="Tasks per configuration (suite repeated).")
+    ] = 24,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Tasks per hour with 1, 2 and 4 desktops, reset time, memory per desktop (oracle agent)."""
+    from deskhand.evals.bench import run_bench, table
+
+    try:
+        tasks = load_suite(suite)
+        counts = [int(n) for n in parallel.split(",") if n.strip()]
+    except (TaskFormatError, ValueError) as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    rows = asyncio.run(run_bench(tasks, counts, min_tasks))
+    if json_output:
+        print(json.dumps([row.to_json() for row in rows], indent=2))
+    else:
+        console.print(table(rows))
