@@ -171,6 +171,10 @@ def test_pyautogui_steps_become_input_events_and_ctrl_alt_t_opens_the_terminal()
 
 
 def test_metrics_follow_osworld() -> None:
+    tab = METRICS["is_expected_active_tab"]
+    assert tab("https://www.example.com/a/", {"type": "url", "url": "http://example.org/a"}) == 0
+    assert tab("https://www.example.com/a/", {"type": "url", "url": "https://example.com/a/"})
+    assert not tab(None, {"type": "url", "url": "chrome://settings"})
     assert METRICS["exact_match"]("true", {"expected": "true"}) == 1.0
     assert METRICS["check_include_exclude"]("a b", {"include": ["a"], "exclude": ["b"]}) == 0.0
     assert (

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from itertools import product
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from deskhand.sandbox.desktop import Desktop
 
@@ -213,6 +214,39 @@ async def get_enabled_experiments(ctx: EvalContext, config: dict[str, Any]) -> A
     return data.get("browser", {}).get("enabled_labs_experiments", [])
 
 
+DEVTOOLS_PORT = 1337  # OSWorld starts Chrome with --remote-debugging-port=1337; so does deskhand
+_ACTIVE_TAB = (
+    "import json, sys, urllib.request\n"
+    "try:\n"
+    "    targets = json.load(urllib.request.urlopen(sys.argv[1], timeout=5))\n"
+    "except OSError:\n"
+    "    sys.exit(3)\n"
+    "pages = [t for t in targets if t.get('type') == 'page']\n"
+    "print(json.dumps(pages[0] if pages else None))\n"
+)
+
+
+async def active_tab(ctx: EvalContext) -> dict[str, Any] | None:
+    """The browser's most recently active tab, asked from inside the desktop over the DevTools
+    HTTP endpoint on the sandbox's own loopback (Chromium lists targets newest activity first)."""
+    url = f"http://127.0.0.1:{DEVTOOLS_PORT}/json/list"
+    result = await ctx.desktop.computer.run(["python3", "-c", _ACTIVE_TAB, url], timeout=15)
+    if result.returncode != 0:
+        return None
+    try:
+        tab = json.loads(result.stdout)
+    except ValueError:
+        return None
+    return tab if isinstance(tab, dict) else None
+
+
+async def get_active_url(ctx: EvalContext, config: dict[str, Any]) -> Any:
+    """OSWorld reads the address bar through AT-SPI and prefixes `goto_prefix`; deskhand asks
+    the browser for the active tab's URL, which is what the address bar shows."""
+    tab = await active_tab(ctx)
+    return None if tab is None else str(tab.get("url", "")) or None
+
+
 async def get_chrome_language(ctx: EvalContext, config: dict[str, Any]) -> Any:
     data = await _chrome_json(ctx, "Local State")
     return data.get("intl", {}).get("app_locale", "en-US") if isinstance(data, dict) else "en-US"
@@ -234,6 +268,7 @@ GETTERS: dict[str, GetterFn] = {
     "bookmarks": get_bookmarks,
     "chrome_language": get_chrome_language,
     "enabled_experiments": get_enabled_experiments,
+    "active_url_from_accessTree": get_active_url,
     "enable_do_not_track": _prefs_getter(lambda d: _flag(d.get("enable_do_not_track")), "false"),
     "enable_enhanced_safety_browsing": _prefs_getter(
         lambda d: _flag(d.get("safebrowsing", {}).get("enhanced")), "false"
@@ -286,7 +321,6 @@ GETTER_REASONS: dict[str, Reason] = {
             "active_tab_html_parse",
             "active_tab_url_parse",
             "open_tabs_info",
-            "active_url_from_accessTree",
             "url_dashPart",
             "find_unpacked_extension_path",
             "find_installed_extension_name",
@@ -539,6 +573,38 @@ def check_enabled_experiments(result: Any, rules: Any) -> float:
     raise TypeError(f"{rules['type']} not supported")
 
 
+def compare_urls(url1: str | None, url2: str | None) -> bool:
+    """OSWorld's URL comparison: scheme lower-cased, a lone `www` dropped, the public suffix
+    ignored (OSWorld uses tldextract; here the last label of a dotted host, so multi-part
+    suffixes such as com.sg keep their first part), trailing slash dropped, query and fragment
+    kept."""
+    if url1 is None or url2 is None:
+        return url1 == url2
+
+    def normalize(url: str) -> tuple[str, str, str, str, str]:
+        if not re.match(r"^[a-zA-Z][a-zA-Z0-9+\-.]*://", url):
+            url = f"http://{url}"
+        parts = urlparse(url)
+        labels = parts.netloc.lower().split(".")
+        if len(labels) > 1:
+            labels = labels[:-1]
+        if len(labels) == 2 and labels[0] == "www":
+            labels = labels[1:]
+        path = parts.path if parts.path != "/" else ""
+        return parts.scheme.lower(), ".".join(labels), path, parts.query, parts.fragment
+
+    return normalize(url1) == normalize(url2)
+
+
+def is_expected_active_tab(result: Any, rules: Any) -> float:
+    if not result:
+        return 0.0
+    if rules["type"] != "url":
+        return 0.0
+    actual = result.get("url") if isinstance(result, dict) else result
+    return float(compare_urls(rules["url"], actual))
+
+
 def check_config_status(result: Any, rules: Any) -> float:
     if result is None:
         return 0.0
@@ -585,6 +651,7 @@ METRICS: dict[str, MetricFn] = {
         is_expected_bookmarks,
         check_font_size,
         check_enabled_experiments,
+        is_expected_active_tab,
         check_config_status,
     )
 }

@@ -82,6 +82,13 @@ ORACLES: dict[str, list[dict[str, Any]]] = {
             ["chrome-refresh-2023@2", "chrome-webui-refresh-2023@2"],
         )
     ),
+    # Type the address into the browser's address bar, as a person would.
+    "chrome/12086550-11c0-466b-b367-1d9e75b3910e": _bash(
+        "xdotool search --onlyvisible --class chromium | head -1 | xargs -I{} "
+        "xdotool windowactivate --sync {} key --clearmodifiers ctrl+l && sleep 0.3 && "
+        "xdotool type --delay 5 chrome://password-manager/passwords && xdotool key Return "
+        "&& sleep 1.5"
+    ),
     "chrome/2ad9387a-65d8-4e33-ad5b-7580065a27ca": _bash(
         close_browser_and_set(BOOKMARKS, "roots", _FAVORITES_FOLDER)
     ),
