@@ -165,6 +165,7 @@ class LiveRun:
         )
         self.run_id = self.agent.run_id
         self.task: asyncio.Task[RunResult] | None = None
+        self.ended = False
 
     # -- life ------------------------------------------------------------------------------
 
@@ -176,6 +177,9 @@ class LiveRun:
             self.result = await self.agent.run()
             return self.result
         finally:
+            self.ended = True
+            if self.result is None:  # the run raised instead of finishing: say so
+                self.status, self.reason = "error", "the run ended unexpectedly"
             self.desktop = None
             self.vnc = None
             self.control = "agent"
@@ -210,15 +214,18 @@ class LiveRun:
         self.changed()
 
     def hand_back(self, note: str) -> None:
+        """Give the desktop back; before the agent has paused this just cancels the take-over."""
         if self.control == "agent":
             return
+        if self.control == "requested":
+            note = ""
         self.control = "agent"
         self.agent.hand_back(note, self.recorder.take())
         self.changed()
 
     def input_allowed(self) -> bool:
         """The bridge's question before passing a key or a click to the desktop."""
-        return self.control == "human" and not self.finished
+        return self.control == "human" and not self.ended
 
     def answer(self, approval_id: str, answer: Answer) -> bool:
         pending = self.approvals.get(approval_id)
@@ -240,6 +247,9 @@ class LiveRun:
             self.taken_over_at = time.time()
             self.recorder.take()
         elif isinstance(event, ev.RunFinished):
+            # Finished for the page now; the desktop is torn down afterwards (a few seconds).
+            self.ended = True
+            self.control = "agent"
             self.status, self.reason = event.status, event.reason
             self.steps, self.cost_usd = event.steps, event.cost_usd
         self.hub.publish({"type": "event", "run_id": self.run_id, "event": data})
@@ -262,7 +272,7 @@ class LiveRun:
             "reason": self.reason,
             "badge": badge(self.status, waiting=bool(self.approvals), control=self.control),
             "control": self.control,
-            "live": not self.finished and self.result is None,
+            "live": not self.ended,
             "desktop": self.vnc is not None,
             "steps": self.steps,
             "cost_usd": self.cost_usd,

@@ -179,6 +179,8 @@ function renderTakeover(run) {
     ? "You have the desktop."
     : "Taking over: the agent finishes its current step…";
   $("hand-back").disabled = false;
+  $("hand-back").textContent = run.control === "human" ? "Hand back" : "Cancel";
+  $("handback-note").hidden = run.control !== "human";
   $("screen").classList.toggle("human", run.live && run.control === "human");
   if (state.rfb && state.rfbRun === run.id) {
     state.rfb.viewOnly = run.control !== "human";
@@ -335,6 +337,8 @@ function showFrame(i) {
   const frames = state.frames;
   if (!frames.length) {
     $("replay-img").removeAttribute("src");
+    $("replay-img").hidden = true;
+    $("replay-none").hidden = false;
     $("replay-pos").textContent = "no steps";
     $("replay-caption").textContent = "This run has no recorded actions.";
     $("replay-marks").replaceChildren();
@@ -348,6 +352,8 @@ function showFrame(i) {
   $("replay-caption").textContent = frame.caption;
   const img = $("replay-img");
   if (frame.shot) img.src = shotUrl(state.selected, frame.shot.file); else img.removeAttribute("src");
+  img.hidden = !frame.shot;
+  $("replay-none").hidden = Boolean(frame.shot);
   const marks = $("replay-marks");
   marks.replaceChildren();
   if (frame.shot?.size) placeMarks(marks, img, frame.points, frame.shot.size);
