@@ -23,13 +23,16 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import contextlib
 import dataclasses
+import datetime
 import functools
 import mmap
 import posixpath
 import re
 import shlex
 import shutil
+import sqlite3
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -242,6 +245,15 @@ class Place:
 
 
 @dataclass(frozen=True)
+class BrowseHistory:
+    """OSWorld's update_browse_history: fake visits written into a copy of an empty Chrome
+    History database from the cache, which becomes the profile's History."""
+
+    source: Path
+    entries: tuple[tuple[str, str, float], ...]  # (url, title, seconds before now)
+
+
+@dataclass(frozen=True)
 class Input:
     """Input events (from a pyautogui step)."""
 
@@ -261,7 +273,9 @@ class Skip:
     why: str
 
 
-Action = Run | Pause | Place | Input | Window | Skip
+Action = Run | Pause | Place | BrowseHistory | Input | Window | Skip
+HISTORY_CACHE_NAME = "history_new.sqlite"  # OSWorld caches the empty History db per task
+CHROME_HISTORY = "/home/user/.config/chromium/Default/History"
 
 
 @dataclass
@@ -574,6 +588,16 @@ def plan_step(step: Step, task_id: str, env: Environment) -> Plan:
         if remote:
             return Plan(reasons=[Reason("needs_network", f"opens web pages ({remote[0][:60]})")])
         return Plan([Run(tuple(apps.app_argv("browser", *urls)), background=True)])
+    if kind == "update_browse_history":
+        name = f"{task_id}/{HISTORY_CACHE_NAME}"
+        found = env.cache_file(name)
+        if found is None:
+            return Plan(reasons=[Reason("needs_cache", f"needs cache file {name}")])
+        entries = tuple(
+            (str(e["url"]), str(e["title"]), float(e["visit_time_from_now_in_seconds"]))
+            for e in p.get("history", [])
+        )
+        return Plan([BrowseHistory(found, entries)])
     if kind == "googledrive":
         return Plan(reasons=[Reason("needs_network", "uses a Google Drive account")])
     if kind == "login":
@@ -594,6 +618,31 @@ def plan_steps(steps: Sequence[Step], task_id: str, env: Environment) -> Plan:
 
 
 # ---- running ---------------------------------------------------------------------------------
+
+
+def write_history(action: BrowseHistory, target: Path) -> None:
+    """Copy the empty History database and add the visits, with Chrome's timestamps
+    (microseconds since 1601-01-01), the way OSWorld's setup does."""
+    staged = target.with_name(f".{target.name}.{uuid.uuid4().hex}")
+    shutil.copyfile(action.source, staged)
+    now = datetime.datetime.now()
+    epoch = datetime.datetime(1601, 1, 1)
+    with contextlib.closing(sqlite3.connect(staged)) as db:
+        for url, title, seconds_ago in action.entries:
+            visit = now - datetime.timedelta(seconds=seconds_ago)
+            stamp = int((visit - epoch).total_seconds() * 1_000_000)
+            cursor = db.execute(
+                "INSERT INTO urls (url, title, visit_count, typed_count, last_visit_time, hidden)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (url, title, 1, 0, stamp, 0),
+            )
+            db.execute(
+                "INSERT INTO visits (url, visit_time, from_visit, transition, segment_id,"
+                " visit_duration) VALUES (?, ?, ?, ?, ?, ?)",
+                (cursor.lastrowid, stamp, 0, 805306368, 0, 0),
+            )
+        db.commit()
+    staged.replace(target)
 
 
 class SetupError(RuntimeError):
@@ -658,6 +707,11 @@ async def run_actions(
                 if result.returncode != 0:
                     raise SetupError(f"could not place {dest}: {result.stderr.strip()[:200]}")
             log.append(f"placed {action.source.name} at {dest}")
+        elif isinstance(action, BrowseHistory):
+            target = desktop.home / CHROME_HISTORY[len(GUEST_HOME) + 1 :]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            await asyncio.to_thread(write_history, action, target)
+            log.append(f"wrote {len(action.entries)} visits into the browser's history")
         elif isinstance(action, Input):
             await desktop.computer.apply(list(action.events))
             log.append(f"input ({len(action.events)} events)")

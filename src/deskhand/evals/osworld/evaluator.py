@@ -12,11 +12,13 @@ Everything else is named by `getter_reasons` / `metric_reasons` so `--list` can 
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import re
 import shlex
 import shutil
+import sqlite3
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -28,6 +30,7 @@ from urllib.parse import urlparse
 from deskhand.sandbox.desktop import Desktop
 
 from .config import (
+    CHROME_HISTORY,
     GUEST_HOME,
     Environment,
     Run,
@@ -247,6 +250,18 @@ async def get_active_url(ctx: EvalContext, config: dict[str, Any]) -> Any:
     return None if tab is None else str(tab.get("url", "")) or None
 
 
+async def get_history(ctx: EvalContext, config: dict[str, Any]) -> Any:
+    """(url, title, last_visit_time) of every row of the browser's History database."""
+    copy = await fetch(ctx, CHROME_HISTORY, str(config.get("dest", "history.sqlite")))
+    if copy is None:
+        return None
+    try:
+        with contextlib.closing(sqlite3.connect(copy)) as db:
+            return db.execute("SELECT url, title, last_visit_time FROM urls").fetchall()
+    except sqlite3.Error:
+        return None
+
+
 async def get_chrome_language(ctx: EvalContext, config: dict[str, Any]) -> Any:
     data = await _chrome_json(ctx, "Local State")
     return data.get("intl", {}).get("app_locale", "en-US") if isinstance(data, dict) else "en-US"
@@ -269,6 +284,7 @@ GETTERS: dict[str, GetterFn] = {
     "chrome_language": get_chrome_language,
     "enabled_experiments": get_enabled_experiments,
     "active_url_from_accessTree": get_active_url,
+    "history": get_history,
     "enable_do_not_track": _prefs_getter(lambda d: _flag(d.get("enable_do_not_track")), "false"),
     "enable_enhanced_safety_browsing": _prefs_getter(
         lambda d: _flag(d.get("safebrowsing", {}).get("enhanced")), "false"
@@ -605,6 +621,15 @@ def is_expected_active_tab(result: Any, rules: Any) -> float:
     return float(compare_urls(rules["url"], actual))
 
 
+def check_history_deleted(result: Any, rules: Any) -> float:
+    if rules["type"] != "keywords":
+        raise TypeError(f"{rules['type']} not supported")
+    if result is None:
+        return 0.0  # OSWorld would fail on a missing history too
+    urls = [row[0] for row in result]
+    return float(not any(k in url for k in rules["keywords"] for url in urls))
+
+
 def check_config_status(result: Any, rules: Any) -> float:
     if result is None:
         return 0.0
@@ -652,6 +677,7 @@ METRICS: dict[str, MetricFn] = {
         check_font_size,
         check_enabled_experiments,
         is_expected_active_tab,
+        check_history_deleted,
         check_config_status,
     )
 }

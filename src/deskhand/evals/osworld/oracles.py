@@ -37,6 +37,16 @@ def close_browser_and_set(path: str, dotted: str, value: object) -> str:
     )
 
 
+# A fixed statement (no input in it): the visits and URLs of YouTube pages go.
+_DELETE_YOUTUBE = (
+    "import os, sqlite3; "
+    "db = sqlite3.connect(os.path.expanduser('~/.config/chromium/Default/History')); "
+    "ids = [(r[0],) for r in db.execute('SELECT id FROM urls WHERE url LIKE ?', ('%youtube%',))]; "
+    "db.executemany('DELETE FROM visits WHERE url = ?', ids); "
+    "db.executemany('DELETE FROM urls WHERE id = ?', ids); db.commit()"
+)
+
+
 def _bash(command: str) -> list[dict[str, Any]]:
     return [{"tool": "bash", "input": {"command": command}}]
 
@@ -88,6 +98,11 @@ ORACLES: dict[str, list[dict[str, Any]]] = {
         "xdotool windowactivate --sync {} key --clearmodifiers ctrl+l && sleep 0.3 && "
         "xdotool type --delay 5 chrome://password-manager/passwords && xdotool key Return "
         "&& sleep 1.5"
+    ),
+    # Delete the YouTube visits from the history (the browser closed: it holds the database).
+    "chrome/44ee5668-ecd5-4366-a6ce-c1c9b8d4e938": _bash(
+        "pkill -x chromium; while ps -C chromium -o stat= | grep -qv Z; do sleep 0.1; done; "
+        f"python3 -c {shlex.quote(_DELETE_YOUTUBE)}"
     ),
     "chrome/2ad9387a-65d8-4e33-ad5b-7580065a27ca": _bash(
         close_browser_and_set(BOOKMARKS, "roots", _FAVORITES_FOLDER)
