@@ -3,11 +3,13 @@ is applied, the desktop itself (Xvfb, WM, panel, guest) keeps running. Timings a
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from deskhand.evals.environment import TaskEnvironment
+from deskhand.evals.environment import SetupError, TaskEnvironment, ere_escape
 from deskhand.evals.results import percentile
-from deskhand.evals.tasks import Task
+from deskhand.evals.tasks import Task, parse_task
 
 pytestmark = pytest.mark.desktop
 
@@ -82,3 +84,29 @@ async def test_reset_speed(env: TaskEnvironment, tasks: dict[str, Task]) -> None
             )
     print(f"reset p50 {percentile(totals, 50):.3f} s, p95 {percentile(totals, 95):.3f} s")
     assert await env.healthy()
+
+
+async def test_wait_for_window_takes_a_literal_title_substring(env: TaskEnvironment) -> None:
+    title = "Register - shop (test) v1.2 [a|b] $5"
+    task = parse_task(
+        {
+            "id": "odd-title",
+            "instruction": "x",
+            "category": "terminal",
+            "skills": ["bash"],
+            "max_steps": 1,
+            "setup": {
+                "launch": [{"argv": ["xterm", "-T", title]}],
+                "wait_for_window": "shop (test) v1.2 [a|b] $",
+            },
+            "checker": {"name": "file_exists", "args": {"path": "x"}},
+        },
+        Path("odd-title.yaml"),
+    )
+    await env.reset(task)
+    assert any(title in t for t in await windows(env))
+    missing = task.model_copy(
+        update={"setup": task.setup.model_copy(update={"wait_for_window": "shop (test) v1.3"})}
+    )
+    with pytest.raises(SetupError, match="no window"):
+        await env._wait_window(["--name", ere_escape("shop (test) v1.3")], missing, seconds=1)

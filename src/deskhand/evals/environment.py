@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import shutil
 import sys
 import tempfile
@@ -92,6 +91,15 @@ for sig, wait in ((signal.SIGTERM, 1.0), (signal.SIGKILL, 1.0)):
         break
 print(len(procs))
 """
+
+
+ERE_SPECIAL = frozenset(".[](){}*+?|^$\\")
+
+
+def ere_escape(text: str) -> str:
+    """`text` as a POSIX extended regular expression matching it literally (xdotool's syntax;
+    Python's re.escape adds escapes such as `\\-` and `\\ ` that POSIX leaves undefined)."""
+    return "".join("\\" + ch if ch in ERE_SPECIAL else ch for ch in text)
 
 
 class InfrastructureError(RuntimeError):
@@ -268,18 +276,20 @@ class TaskEnvironment:
             url = f"{self.site_url}/{setup.page}"
             await desktop.computer.launch([*self._launch_argv(Launch(app="browser")), url])
         if setup.wait_for_window is not None:
-            await self._wait_window(["--name", re.escape(setup.wait_for_window)], task)
+            await self._wait_window(["--name", ere_escape(setup.wait_for_window)], task)
         elif setup.page is not None:  # at least the browser's window
             await self._wait_window(["--class", "chromium"], task)
         await desktop.computer.settle(SettleParams(quiet_ms=150, max_ms=3000))
 
-    async def _wait_window(self, query: list[str], task: Task) -> None:
+    async def _wait_window(
+        self, query: list[str], task: Task, seconds: float = WINDOW_TIMEOUT
+    ) -> None:
         argv = ["xdotool", "search", "--sync", "--onlyvisible", *query]
         result = await self.live.computer.run(
-            ["timeout", str(WINDOW_TIMEOUT), *argv], timeout=WINDOW_TIMEOUT + 5
+            ["timeout", f"{seconds:g}", *argv], timeout=seconds + 5
         )
         if result.returncode != 0:
-            raise SetupError(f"{task.id}: no window {' '.join(query)} within {WINDOW_TIMEOUT} s")
+            raise SetupError(f"{task.id}: no window {' '.join(query)} within {seconds:g} s")
 
     # -- check -----------------------------------------------------------------------------------
 
