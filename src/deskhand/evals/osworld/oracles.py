@@ -92,12 +92,16 @@ ORACLES: dict[str, list[dict[str, Any]]] = {
             ["chrome-refresh-2023@2", "chrome-webui-refresh-2023@2"],
         )
     ),
-    # Type the address into the browser's address bar, as a person would.
+    # Type the address into the browser's address bar, as a person would (once the window
+    # takes input: retried until the browser shows the page).
     "chrome/12086550-11c0-466b-b367-1d9e75b3910e": _bash(
-        "xdotool search --onlyvisible --class chromium | head -1 | xargs -I{} "
-        "xdotool windowactivate --sync {} key --clearmodifiers ctrl+l && sleep 0.3 && "
-        "xdotool type --delay 5 chrome://password-manager/passwords && xdotool key Return "
-        "&& sleep 1.5"
+        "for try in 1 2 3 4 5; do "
+        "w=$(xdotool search --sync --onlyvisible --class chromium | head -1); "
+        "xdotool windowactivate --sync $w; sleep 0.5; xdotool key --clearmodifiers ctrl+l; "
+        "sleep 0.3; xdotool type --delay 10 chrome://password-manager/passwords; "
+        "xdotool key Return; sleep 1.5; "
+        "xdotool getwindowname $(xdotool getactivewindow) | grep -q -i password && break; "
+        "done"
     ),
     # Delete the YouTube visits from the history (the browser closed: it holds the database).
     "chrome/44ee5668-ecd5-4366-a6ce-c1c9b8d4e938": _bash(
