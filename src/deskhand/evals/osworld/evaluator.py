@@ -326,8 +326,8 @@ GETTERS: dict[str, GetterFn] = {
 
 # Getters deskhand does not implement, with the reason (others get a generic sentence).
 _CDP = (
-    "reads the browser's live tabs through Chrome's DevTools protocol from OSWorld's host "
-    "(not implemented; the sandbox's network is private)"
+    "reads open tabs and page contents through Playwright over Chrome's DevTools protocol "
+    "(not implemented; only the active tab's URL is)"
 )
 GETTER_REASONS: dict[str, Reason] = {
     **{
