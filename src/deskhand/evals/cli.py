@@ -160,6 +160,7 @@ def eval_command(
             environment=EnvironmentOptions(width=width, height=height),
             progress=not json_output,
             ray_address=ray_address,
+            meta={"suite": suite},
         )
     )
     summary = summarize(results, suite=suite, agent=agent, backend=backend, workers=workers)

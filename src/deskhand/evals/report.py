@@ -32,7 +32,7 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:16px;margin:32px 0 10px;border-bot
 margin-top:18px}
 .card{background:#fff;border:1px solid #dde1e7;border-radius:6px;padding:10px 12px}
 .card b{display:block;font-size:20px}.card span{color:#5b6475;font-size:12px}
-.charts{display:grid;grid-template-columns:1fr 1fr;gap:18px}
+.charts{display:grid;grid-template-columns:1fr 1fr;gap:18px;align-items:start}
 figure{margin:0;background:#fff;border:1px solid #dde1e7;border-radius:6px;padding:10px}
 figcaption{font-size:12px;color:#5b6475;margin-top:4px}
 table{border-collapse:collapse;width:100%;background:#fff;font-size:13px}
@@ -133,8 +133,8 @@ def steps_chart(results: Sequence[TaskResult]) -> str:
     if not results:
         return ""
     top = max(r.steps for r in results)
-    bins = min(12, top + 1)
-    size = max(1, math.ceil((top + 1) / bins))
+    size = max(1, math.ceil((top + 1) / 12))
+    bins = math.ceil((top + 1) / size)
     counts = [[0, 0] for _ in range(bins)]
     for r in results:
         counts[min(bins - 1, r.steps // size)][0 if r.passed else 1] += 1
@@ -176,10 +176,6 @@ def _cards(summary: dict[str, Any]) -> str:
             f"task time p50 (p95 {summary['seconds']['p95']:.1f} s)",
         ),
         _card(
-            f"{summary['model_seconds']['p50']:.1f} s",
-            f"model time p50 (p95 {summary['model_seconds']['p95']:.1f} s)",
-        ),
-        _card(
             f"{summary['tool_seconds']['p50']:.2f} s",
             f"tool time p50 (p95 {summary['tool_seconds']['p95']:.2f} s)",
         ),
@@ -192,6 +188,11 @@ def _cards(summary: dict[str, Any]) -> str:
             f"{summary['errors']}", f"errors ({summary['infrastructure_failures']} infrastructure)"
         ),
     ]
+    if summary["model_seconds"]["p95"] > 0:  # a model ran
+        model = summary["model_seconds"]
+        cards.insert(
+            3, _card(f"{model['p50']:.1f} s", f"model time p50 (p95 {model['p95']:.1f} s)")
+        )
     if summary["tokens"]:
         cards.append(_card(f"{summary['tokens']:,}", "tokens"))
         cards.append(_card(f"${summary['cost_usd']:.2f}", "cost"))

@@ -274,6 +274,7 @@ async def evaluate(
     ray_address: str | None = None,
     on_result: ResultCallback | None = None,
     make_worker: Callable[[EvalAgent, RunSettings], Worker] = Worker,
+    meta: dict[str, Any] | None = None,
 ) -> list[TaskResult]:
     """Run `tasks` (skipping those already finished in `out`) and write the summary and the
     HTML report; returns every result of the evaluation, earlier ones included."""
@@ -300,7 +301,11 @@ async def evaluate(
             raise ValueError(f"unknown backend {backend!r}: local or ray")
     wanted = {t.id for t in tasks}
     results = [r for r in read_results(out) if r.id in wanted]
-    finish(out, results, agent=agent.name, backend=backend, workers=workers)
+    finish(
+        out,
+        results,
+        **{"agent": agent.name, "backend": backend, "workers": workers, **(meta or {})},
+    )
     return results
 
 
