@@ -107,13 +107,19 @@ async def test_the_whole_page(
         Reply(
             [
                 Text("Let me give the terminal a second to open, then look."),
-                ToolUse("computer", {"action": "wait", "duration": 1}),
+                ToolUse("computer", {"action": "wait", "duration": 2}),
             ]
         ),
         Reply(
             [
                 Text("I'll click into the terminal."),
                 ToolUse("computer", {"action": "left_click", "coordinate": [640, 400]}),
+            ]
+        ),
+        Reply(
+            [
+                Text("And once more, a little higher."),
+                ToolUse("computer", {"action": "left_click", "coordinate": [640, 300]}),
             ]
         ),
         Reply(
@@ -184,7 +190,7 @@ async def test_the_whole_page(
     await expect(runs.filter(has_text="Tidy")).to_contain_text("needs approval")
     await snap(page, "03-approval")
     answered = {await approval.get_attribute("data-id")}
-    await approval.get_by_role("button", name="Approve", exact=True).click()
+    await approval.get_by_role("button", name="Allow this kind for this run").click()
     # If the terminal was still drawing when the gate looked, the screen around the target
     # changed before the click ran: the gate asks again (approvals are bound to the screen).
     for _ in range(3):
@@ -205,7 +211,12 @@ async def test_the_whole_page(
     await expect(approval).to_have_count(0)
     timeline = page.locator("#timeline")
     await expect(timeline.locator("li.declined")).to_contain_text("Declined by the user")
-    await expect(timeline.locator("li.gate-confirm").filter(has_text="approved")).to_have_count(1)
+    approved = timeline.locator("li.gate-confirm").filter(has_text="approved")
+    await expect(approved.first).to_contain_text("left_click (640, 400)")
+    # "Allow this kind for this run": the second click ran without asking.
+    remembered = timeline.locator("li.gate-allow")
+    await expect(remembered).to_contain_text("left_click (640, 300)")
+    await expect(remembered).to_contain_text("allowed for this run by the user")
 
     # Take over while the model waits; the agent pauses before its next call.
     await expect(timeline).to_contain_text("I'll wait a moment", timeout=30_000)
@@ -233,7 +244,7 @@ async def test_the_whole_page(
     await expect(human).to_contain_text("I wrote typed.txt for you.")
     await expect(timeline).to_contain_text("typed-by-human", timeout=30_000)
     await expect(page.locator("#run-badge")).to_have_text("done", timeout=30_000)
-    sent = "\n".join(texts_sent(router.requests["Tidy"][4]))
+    sent = "\n".join(texts_sent(router.requests["Tidy"][5]))
     assert "took over the desktop" in sent and "Note from the user: I wrote typed.txt" in sent
 
     # The finished run opens as a replay: scrub with the keys, the report is one click away.

@@ -133,6 +133,7 @@ $("waiting").addEventListener("click", () => {
 async function select(id) {
   if (!state.runs.has(id)) return;
   state.selected = id;
+  state.follow = true;
   state.streamText = "";
   history.replaceState(null, "", "#" + encodeURIComponent(id));
   $("empty").hidden = true;
@@ -380,6 +381,8 @@ window.addEventListener("resize", () => { if (!$("replay").hidden) showFrame(sta
 // ---------------------------------------------------------------- timeline
 function thumb(runId, shot, points) {
   const box = el("div", "thumb");
+  // The box has its final height before the image loads, so following the timeline's end works.
+  box.style.aspectRatio = shot.size ? `${shot.size[0]} / ${shot.size[1]}` : "16 / 10";
   const img = el("img");
   img.loading = "lazy";
   img.alt = "screen";
@@ -443,9 +446,14 @@ function renderTimeline() {
         break;
       }
       case "gate": {
-        if (e.decision === "allow") continue;
+        if (e.decision === "allow" && !e.rule) continue;
         const call = describe(e.name, e.input);
-        if (e.decision === "deny") {
+        if (e.decision === "allow") {
+          li.classList.add("gate-allow");
+          const line = el("div");
+          line.append(el("span", "chip ok", "allowed"), document.createTextNode(call));
+          li.append(line);
+        } else if (e.decision === "deny") {
           li.classList.add("gate-deny");
           const line = el("div");
           line.append(el("span", "chip bad", "denied by policy"), document.createTextNode(call));
@@ -513,13 +521,33 @@ function renderTimeline() {
     }
     items.push(li);
   }
-  const wrap = list.parentElement;
-  const atBottom = wrap.scrollHeight - wrap.scrollTop - wrap.clientHeight < 40;
   list.replaceChildren(...items);
-  if (atBottom) wrap.scrollTop = wrap.scrollHeight;
+  fitTimeline();
   const run = state.runs.get(runId);
   if (run && !run.live) buildReplay();
 }
+// Beside the view (wide windows) the timeline scrolls within the window; below it, the page does.
+function fitTimeline() {
+  const wrap = $("timeline").parentElement;
+  const beside = window.matchMedia("(min-width: 1061px)").matches;
+  const top = wrap.getBoundingClientRect().top;
+  wrap.style.maxHeight = beside ? `${Math.max(240, window.innerHeight - top - 16)}px` : "none";
+  if (state.follow) wrap.scrollTop = wrap.scrollHeight;
+}
+// The timeline follows new events until the person scrolls up; scrolling back down resumes.
+state.follow = true;
+for (const type of ["wheel", "touchmove", "keyup"]) {
+  $("timeline").parentElement.addEventListener(type, () => {
+    const wrap = $("timeline").parentElement;
+    state.follow = wrap.scrollHeight - wrap.scrollTop - wrap.clientHeight < 40;
+  }, { passive: true });
+}
+$("timeline").parentElement.addEventListener("scroll", () => {
+  const wrap = $("timeline").parentElement;
+  if (wrap.scrollHeight - wrap.scrollTop - wrap.clientHeight < 40) state.follow = true;
+}, { passive: true });
+window.addEventListener("resize", fitTimeline);
+new ResizeObserver(fitTimeline).observe($("approvals"));
 $("timeline").addEventListener("click", (e) => {
   const li = e.target.closest("li.clickable");
   if (!li || $("replay").hidden) return;
