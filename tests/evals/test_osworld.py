@@ -145,6 +145,19 @@ def test_list_command_prints_every_task_as_json(capsys: pytest.CaptureFixture[st
     assert osworld_list_command(OSWORLD_DIR / "nowhere", None, False, console=console) == 2
 
 
+@needs_tasks
+def test_without_an_index_every_task_file_is_listed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    examples = tmp_path / "evaluation_examples" / "examples" / "os"
+    examples.mkdir(parents=True)
+    source = next((OSWORLD_DIR / "evaluation_examples" / "examples" / "os").glob("*.json"))
+    shutil.copy(source, examples)
+    assert osworld_list_command(tmp_path, None, json_output=True) == 0
+    captured = capsys.readouterr()
+    assert len(captured.out.splitlines()) == 1 and "no test_all.json" in captured.err
+
+
 def test_pyautogui_steps_become_input_events_and_ctrl_alt_t_opens_the_terminal() -> None:
     env = Environment(has_program=DEBIAN_DESKTOP.__contains__, screen=(1280, 800))
     code = (

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from .compat import Compatibility, classify_all, summarize
 from .config import Environment
-from .loader import OFFICIAL_INDEX, load_index, load_tasks
+from .loader import OFFICIAL_INDEX, examples_root, load_index, load_tasks
 
 
 def osworld_list_command(
@@ -29,17 +29,24 @@ def osworld_list_command(
         console.print(f"[red]--cache {cache} is not a folder[/red]")
         return 2
     try:
-        tasks = load_tasks(osworld_dir)
+        root = examples_root(osworld_dir)
+        indexed = (root / OFFICIAL_INDEX).is_file()
+        tasks = load_tasks(root, OFFICIAL_INDEX if indexed else None)
     except (OSError, ValueError) as exc:
         console.print(f"[red]{exc}[/red]")
         return 2
+    if not indexed:  # no index: every task file, said on stderr so --json stays clean
+        Console(stderr=True).print(
+            f"[yellow]{root} has no {OFFICIAL_INDEX}: listing all {len(tasks)} task files"
+            " in examples/[/yellow]"
+        )
     results = classify_all(tasks, Environment(cache=Path(cache) if cache else None))
     if json_output:
         for item in results:
             print(json.dumps(item.to_json(), ensure_ascii=False))
         return 0
     _print_tasks(console, results)
-    _print_summary(console, results, len(load_index(osworld_dir, OFFICIAL_INDEX)))
+    _print_summary(console, results, len(tasks) if not indexed else len(load_index(root)))
     return 0
 
 
@@ -78,7 +85,7 @@ def _print_summary(console: Console, results: list[Compatibility], indexed: int)
         by_kind.add_row(kind, str(count))
     console.print(by_kind)
     if indexed != 369:
-        console.print(f"[yellow]test_all.json lists {indexed} tasks, not the official 369[/yellow]")
+        console.print(f"[yellow]{indexed} tasks listed, not OSWorld's official 369[/yellow]")
 
 
 def osworld_command(
