@@ -79,7 +79,13 @@ async def snap(page: Page, name: str) -> None:
 
 
 async def start_task(
-    page: Page, task: str, policy: Path, *, apps: tuple[str, ...] = (), screening: bool = False
+    page: Page,
+    task: str,
+    policy: Path,
+    *,
+    apps: tuple[str, ...] = (),
+    screening: bool = False,
+    confirm_timeout: int = 120,
 ) -> None:
     await page.keyboard.press("n")
     dialog = page.locator("#task-dialog")
@@ -88,6 +94,7 @@ async def start_task(
     await dialog.locator("input[name=policy]").fill(str(policy))
     await dialog.locator("input[name=screening]").set_checked(screening)
     await dialog.locator("input[name=max_cost]").fill("1")
+    await dialog.locator("input[name=confirm_timeout]").fill(str(confirm_timeout))
     for app in apps:
         await dialog.locator(f"input[name=apps][value={app}]").check()
     if apps:
@@ -153,6 +160,7 @@ async def test_the_whole_page(
     router.add(
         "notes",
         Reply([ToolUse("bash", {"command": f"echo '{INJECTION}'"})]),
+        Reply([ToolUse("bash", {"command": "touch after-the-notes.txt"})]),
         Reply([Text("The notes try to give me orders; I will not follow them.")], "end_turn"),
     )
     router.install(emulator)
@@ -282,10 +290,17 @@ async def test_the_whole_page(
     await expect(timeline.locator("li.finish")).to_contain_text("stopped by the user")
 
     # A run that reads planted instructions: the injection warning is marked in the timeline.
-    await start_task(page, "Read the notes file.", policy, screening=True)
+    # After it, the next consequential action asks; nobody answers within the run's approval
+    # timeout (2 s here), so it is declined.
+    await start_task(page, "Read the notes file.", policy, screening=True, confirm_timeout=2)
     injected = timeline.locator("li.injection")
     await expect(injected).to_contain_text("injection warning", timeout=30_000)
     await expect(injected).to_contain_text("possible prompt injection in the output")
+    await expect(page.locator("#approvals .approval")).to_contain_text("touch after-the-notes")
+    await expect(page.locator("#approvals .approval")).to_contain_text("declined automatically")
+    timed_out = timeline.locator("li.gate-confirm")
+    await expect(timed_out).to_contain_text("no answer in time", timeout=10_000)
+    await expect(page.locator("#approvals .approval")).to_have_count(0)
     await expect(page.locator("#run-badge")).to_have_text("done", timeout=30_000)
 
     # A laptop-width look at the finished run, and nothing leaked or broke in the page.

@@ -257,6 +257,7 @@ class LiveRun:
             self.changed()
 
     def _on_text(self, text: str) -> None:
+        text = self.agent.record.redact.text(text)  # as the record would (per chunk)
         self.hub.publish({"type": "text", "run_id": self.run_id, "text": text})
 
     def changed(self) -> None:
