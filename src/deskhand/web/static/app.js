@@ -332,9 +332,9 @@ function buildReplay() {
   range.max = String(Math.max(0, frames.length - 1));
   if (state.replayIndex >= frames.length) state.replayIndex = Math.max(0, frames.length - 1);
   range.value = String(state.replayIndex);
-  showFrame(state.replayIndex);
+  showFrame(state.replayIndex, false);
 }
-function showFrame(i) {
+function showFrame(i, reveal = true) {
   const frames = state.frames;
   if (!frames.length) {
     $("replay-img").removeAttribute("src");
@@ -358,7 +358,14 @@ function showFrame(i) {
   const marks = $("replay-marks");
   marks.replaceChildren();
   if (frame.shot?.size) placeMarks(marks, img, frame.points, frame.shot.size);
-  for (const li of $("timeline").children) li.classList.toggle("current", Number(li.dataset.seq) === frame.seq);
+  for (const li of $("timeline").children) {
+    const current = Number(li.dataset.seq) === frame.seq;
+    li.classList.toggle("current", current);
+    if (current && reveal) {
+      state.follow = false;
+      li.scrollIntoView({ block: "nearest" });
+    }
+  }
 }
 function placeMarks(layer, img, points, size) {
   // object-fit: contain; compute the letterboxed area so marks land on the pixels.
@@ -376,7 +383,7 @@ function placeMarks(layer, img, points, size) {
 $("replay-range").addEventListener("input", (e) => showFrame(Number(e.target.value)));
 $("replay-prev").addEventListener("click", () => showFrame(state.replayIndex - 1));
 $("replay-next").addEventListener("click", () => showFrame(state.replayIndex + 1));
-window.addEventListener("resize", () => { if (!$("replay").hidden) showFrame(state.replayIndex); });
+window.addEventListener("resize", () => { if (!$("replay").hidden) showFrame(state.replayIndex, false); });
 
 // ---------------------------------------------------------------- timeline
 function thumb(runId, shot, points) {
