@@ -76,7 +76,7 @@ APP_NAMES = {
     "code": "VS Code",
     "eog": "Eye of GNOME (image viewer)",
     "pulseaudio": "PulseAudio",
-    "pactl": "PulseAudio (pactl)",
+    "pactl": "PulseAudio",
     "socat": "socat",
     "wmctrl": "wmctrl",
     "xsel": "xsel",
@@ -105,7 +105,7 @@ SHELL_BUILTINS = frozenset(
     {
         *("export", "cd", "echo", "printf", "[", "[[", "test", "true", "false", "set", "."),
         *("source", "exit", "unset", "read", "local", "eval", "exec", "if", "then", "else"),
-        *("fi", "for", "do", "done", "while", "case", "esac"),
+        *("fi", "for", "do", "done", "while", "case", "esac", "history", "alias", "type", "wait"),
     }
 )
 NEEDS_ROOT = frozenset({"useradd", "adduser", "usermod", "passwd", "su", "chpasswd", "visudo"})
@@ -347,8 +347,10 @@ def program_reasons(
     reasons: list[Reason] = []
     for raw in programs:
         program = posixpath.basename(raw)
-        if raw.startswith(("./", "$", "`", '"', "'")) or program in SHELL_BUILTINS or not program:
+        if raw.startswith(("./", "$", "`", '"', "'")) or program in SHELL_BUILTINS:
             continue
+        if not re.fullmatch(r"[A-Za-z0-9_][\w.+-]*", program):
+            continue  # not a program name: a word inside $(...), a test operand, ...
         if program in INSTALLERS and "install" in argv_tail:
             reasons.append(Reason("needs_network", f"installs software ({program} install)"))
         elif program in DOWNLOADERS:
@@ -390,9 +392,17 @@ def plan_command(command: Any, shell: bool, env: Environment, background: bool) 
         if "pyautogui" in code:
             return plan_pyautogui(code, env)
     if isinstance(command, list):
+        if shell and command:  # like subprocess with shell=True: the first item is the script
+            return plan_command(str(command[0]), True, env, background)
         argv = [substitute(str(part), env.screen) for part in command]
-        if shell:
-            return plan_command(shlex.join(argv), True, env, background)
+        while argv and posixpath.basename(argv[0]) == "sudo":  # no sudo in the sandbox
+            argv = argv[1:]
+            while argv and argv[0].startswith("-"):
+                argv = argv[1:]
+        if len(argv) >= 3 and posixpath.basename(argv[0]) in ("bash", "sh") and argv[1] == "-c":
+            return plan_command(argv[2], True, env, background)
+        # OSWorld's server expands a leading ~/ in each argument
+        argv = [GUEST_HOME + a[1:] if a.startswith("~/") else a for a in argv]
     elif isinstance(command, str) and (shell or background):
         if not shell and not re.search(r"[;&|<>$`\n]", command):
             return plan_command(_shell_words(command), False, env, background)
@@ -406,7 +416,7 @@ def plan_command(command: Any, shell: bool, env: Environment, background: bool) 
         plan.actions.append(Run(("bash", "-c", script), background=background))
         return plan
     elif isinstance(command, str):
-        argv = [substitute(part, env.screen) for part in _shell_words(command)]
+        return plan_command(_shell_words(command), False, env, background)
     else:
         detail = f"a command that is {type(command).__name__}"
         plan.reasons.append(Reason("unsupported_step", detail))
@@ -414,7 +424,7 @@ def plan_command(command: Any, shell: bool, env: Environment, background: bool) 
     if not argv:
         plan.reasons.append(Reason("unsupported_step", "an empty command"))
         return plan
-    # argv form: sudo prefixes, app equivalents, socat forwarding.
+    # argv form: app equivalents, socat forwarding.
     if posixpath.basename(argv[0]) == "socat" and any("9222" in a for a in argv[1:]):
         plan.actions.append(Skip("socat forwards Chrome's DevTools port to OSWorld's host"))
         return plan
