@@ -27,12 +27,19 @@ from deskhand.evals.osworld import (
     summarize,
 )
 from deskhand.evals.osworld.cli import osworld_list_command
-from deskhand.evals.osworld.config import Input, Run, plan_command, plan_step
+from deskhand.evals.osworld.config import (
+    Input,
+    Run,
+    plan_command,
+    plan_step,
+    plan_steps,
+    run_actions,
+)
 from deskhand.evals.osworld.evaluator import METRICS
 from deskhand.evals.osworld.loader import Step, load_index
 from deskhand.evals.osworld.oracles import ORACLES
 from deskhand.guest.events import Button, Move
-from deskhand.sandbox.desktop import Desktop
+from deskhand.sandbox.desktop import Desktop, DesktopOptions
 
 OSWORLD_DIR = Path(
     os.environ.get(
@@ -310,3 +317,26 @@ async def test_a_cached_file_is_placed_and_a_cache_task_runs(tmp_path: Path) -> 
         assert (await desktop.computer.run(["bash", "-c", oracle])).returncode == 0
         passed, detail = await task.evaluate(desktop)
         assert passed, detail
+
+
+@pytest.mark.desktop
+async def test_launch_maps_apps_and_activate_window_finds_titles_with_spaces() -> None:
+    env = Environment(screen=(1280, 800))
+    steps = [
+        Step(type="launch", parameters={"command": ["gedit"]}),  # Ubuntu's editor: mousepad
+        Step(type="sleep", parameters={"seconds": 1}),
+        Step(type="activate_window", parameters={"window_name": "Untitled 1 - Mousepad"}),
+    ]
+    plan = plan_steps(steps, "t", env)
+    assert plan.reasons == []
+    async with await Desktop.start(DesktopOptions(width=1280, height=800)) as desktop:
+        await run_actions(desktop, plan.actions[:1])
+        found = ""
+        for _ in range(20):  # the editor's window shows within a few seconds
+            found = (await run_actions(desktop, plan.actions[2:]))[-1]
+            if found.endswith("-> 0"):
+                break
+            await asyncio.sleep(0.3)
+        assert found.endswith("-> 0"), found
+        active = await desktop.computer.run(["xdotool", "getactivewindow", "getwindowname"])
+        assert "Mousepad" in active.stdout

@@ -544,6 +544,12 @@ def plan_pyautogui(code: str, env: Environment) -> Plan:
 # ---- steps -----------------------------------------------------------------------------------
 
 
+def ere_escape(text: str) -> str:
+    """`text` as a literal POSIX extended regular expression (what xdotool search takes;
+    Python's re.escape also escapes spaces and dashes, which ERE leaves undefined)."""
+    return re.sub(r"([.\[\]{}()\\*+?|^$])", r"\\\1", text)
+
+
 def plan_step(step: Step, task_id: str, env: Environment) -> Plan:
     p = step.parameters
     kind = step.type
@@ -589,7 +595,8 @@ def plan_step(step: Step, task_id: str, env: Environment) -> Plan:
             search = WINDOW_ALIASES[name]
         else:
             flag = "--class" if p.get("by_class") else "--name"
-            search = (flag, f"^{re.escape(name)}$" if p.get("strict") else re.escape(name))
+            pattern = ere_escape(name)
+            search = (flag, f"^{pattern}$" if p.get("strict") else pattern)
         action = "activate" if kind == "activate_window" else "close"
         return Plan([Window(action, search)])
     if kind == "chrome_open_tabs":
