@@ -173,6 +173,7 @@ class Summary:
     total: int
     runnable: int
     by_domain: dict[str, tuple[int, int]]  # domain -> (runnable, total)
+    cache_only: dict[str, int]  # domain -> tasks that only lack files from the cache
     by_kind: dict[str, int]  # headline reason kind -> tasks
     by_reason: dict[str, int]  # every reason (kind: detail) -> tasks it blocks
 
@@ -182,7 +183,10 @@ def summarize(results: Iterable[Compatibility]) -> Summary:
     domains: dict[str, list[int]] = {}
     kinds: Counter[str] = Counter()
     every: Counter[str] = Counter()
+    cache_only: Counter[str] = Counter()
     for item in results:
+        if item.reasons and all(r.kind == "needs_cache" for r in item.reasons):
+            cache_only[item.task.domain] += 1
         counts = domains.setdefault(item.task.domain, [0, 0])
         counts[0] += item.runnable
         counts[1] += 1
@@ -194,6 +198,7 @@ def summarize(results: Iterable[Compatibility]) -> Summary:
         total=len(results),
         runnable=sum(item.runnable for item in results),
         by_domain={d: (c[0], c[1]) for d, c in domains.items()},
+        cache_only={d: cache_only[d] for d in domains},
         by_kind=dict(kinds.most_common()),
         by_reason=dict(sorted(every.items(), key=lambda kv: (-kv[1], kv[0]))),
     )
