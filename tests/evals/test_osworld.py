@@ -2,8 +2,8 @@
 deterministic and explains every task it refuses, and the tasks that run here really run: on a
 real sandboxed desktop, a do-nothing agent fails each of them and an oracle passes.
 
-The task files are OSWorld's (Apache-2.0), not shipped with deskhand: the tests look in
-$DESKHAND_OSWORLD_DIR, else in ../shared/osworld next to the checkout, and skip without them.
+The task files are OSWorld's (Apache-2.0), shipped unmodified with deskhand: the tests use
+$DESKHAND_OSWORLD_DIR if set, else that copy (src/deskhand/evals/osworld/data).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from deskhand.evals.osworld import (
     load_tasks,
     summarize,
 )
-from deskhand.evals.osworld.cli import osworld_list_command
+from deskhand.evals.osworld.cli import BUNDLED_TASKS, osworld_list_command
 from deskhand.evals.osworld.config import (
     Input,
     Run,
@@ -41,11 +41,7 @@ from deskhand.evals.osworld.oracles import ORACLES
 from deskhand.guest.events import Button, Move
 from deskhand.sandbox.desktop import Desktop, DesktopOptions
 
-OSWORLD_DIR = Path(
-    os.environ.get(
-        "DESKHAND_OSWORLD_DIR", Path(__file__).resolve().parents[3] / "shared" / "osworld"
-    )
-)
+OSWORLD_DIR = Path(os.environ.get("DESKHAND_OSWORLD_DIR", BUNDLED_TASKS))
 needs_tasks = pytest.mark.skipif(
     not (OSWORLD_DIR / "evaluation_examples" / "test_all.json").is_file()
     and not (OSWORLD_DIR / "test_all.json").is_file(),

@@ -14,6 +14,9 @@ from .compat import Compatibility, classify_all, summarize
 from .config import Environment
 from .loader import OFFICIAL_INDEX, examples_root, load_index, load_tasks
 
+# OSWorld's task files ship with deskhand (unmodified, Apache-2.0; see data/README.md).
+BUNDLED_TASKS = Path(__file__).parent / "data"
+
 
 def osworld_list_command(
     osworld_dir: Path,
@@ -97,7 +100,7 @@ def osworld_command(
             "--osworld-dir",
             help="OSWorld's checkout or its evaluation_examples folder (the task files).",
         ),
-    ] = Path("OSWorld"),
+    ] = BUNDLED_TASKS,
     list_tasks: Annotated[
         bool, typer.Option("--list", help="Say for each official task whether it runs here.")
     ] = False,
