@@ -35,6 +35,7 @@ from deskhand.safety.screening.cli import scan_command, screening_bench_command
 from deskhand.sandbox.backends import SandboxUnavailable
 from deskhand.sandbox.desktop import Desktop, DesktopError, DesktopOptions
 from deskhand.tools.imaging import parse_image_format
+from deskhand.web.cli import serve_command
 
 app = typer.Typer(
     help="Sandboxed Linux desktops that AI models drive through Anthropic's computer-use tools.",
@@ -427,6 +428,7 @@ def runs(
     OutputConsole().print(runs_table(rows))
 
 
+app.command(name="serve")(serve_command)
 app.command(name="scan")(scan_command)
 app.command(name="bench-screening")(screening_bench_command)
 
