@@ -4,6 +4,7 @@ next model call, `hand_back(note, actions)` records the person's steps and tells
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 from deskhand.agent import events as ev
@@ -11,6 +12,7 @@ from deskhand.agent.config import RunConfig
 from deskhand.agent.loop import Agent
 from deskhand.agent.providers import make_provider
 from deskhand.runs.index import RunIndex
+from deskhand.safety.audit import load_key, verify
 from deskhand.sandbox.desktop import Desktop
 from emulator.script import Reply, Text, ToolUse
 from emulator.server import Emulator
@@ -71,6 +73,10 @@ async def test_take_over_pauses_and_hand_back_tells_the_model(
     assert "Note from the user: I logged in for you." in texts
     kinds = [e["kind"] for e in agent.record.events()]
     assert kinds.index("taken_over") < kinds.index("human_steps") < kinds.index("run_finished")
+    audit = [json.loads(line) for line in (result.run_dir / "audit.jsonl").read_text().splitlines()]
+    human_lines = [line for line in audit if line["kind"] == "human_steps"]
+    assert [line["note"] for line in human_lines] == ["I logged in for you."]
+    assert verify(result.run_dir, key=load_key()).ok
 
 
 async def test_stop_while_taken_over_interrupts(

@@ -62,6 +62,21 @@ class AuditTrail:
                 "egress",
                 {k: v for k, v in event.to_json().items() if k not in ("kind", "run_id", "time")},
             )
+        elif isinstance(event, ev.TakenOver):
+            self.log.append("taken_over", {"step": event.step})
+        elif isinstance(event, ev.HumanSteps):
+            if event.screenshot:
+                self.screen = screen_hash((self.run_dir / event.screenshot).read_bytes())
+            self.log.append(
+                "human_steps",
+                {
+                    "step": event.step,
+                    "actions": event.actions,
+                    "note": event.note[:SUMMARY_CHARS],
+                    "seconds": round(event.seconds, 3),
+                    "screen": self.screen,
+                },
+            )
         elif isinstance(event, ev.Notice):
             self.log.append(
                 "notice",
