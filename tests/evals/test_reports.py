@@ -112,3 +112,14 @@ def test_the_eval_command_prints_a_json_summary(tmp_path: Path) -> None:
     assert summary["tasks"] == 1 and summary["passed"] == 0 and summary["agent"] == "null"
     bad = CliRunner().invoke(app, ["eval-command", str(TASKS_DIR), "--agent", "genius"])
     assert bad.exit_code == 2 and "unknown agent" in bad.output
+
+
+def test_the_bench_repeats_the_suite_with_unique_ids() -> None:
+    from deskhand.evals.bench import repeated
+    from deskhand.evals.tasks import load_suite
+
+    tasks = load_suite(TASKS_DIR)
+    work = repeated(tasks, len(tasks) * 2 + 1)
+    ids = [t.id for t in work]
+    assert len(ids) == len(tasks) * 3 and len(set(ids)) == len(ids)
+    assert ids[len(tasks)].endswith("-r2") and ids[-1].endswith("-r3")

@@ -71,8 +71,6 @@ class Worker:
         self.env = env or TaskEnvironment(settings.environment)
         self.owns_env = env is None
         self.started = env is not None and env.desktop is not None
-        # Tests use this to break the desktop at a chosen moment.
-        self.before_act: Callable[[TaskEnvironment, Task, int], Any] | None = None
 
     async def _ensure(self) -> None:
         if not self.started:
@@ -140,8 +138,6 @@ class Worker:
     async def attempt(self, task: Task, attempt: int) -> TaskResult:
         start = time.monotonic()
         reset = await self.env.reset(task)  # InfrastructureError propagates: retried
-        if self.before_act is not None:
-            await self.before_act(self.env, task, attempt)
         run_dir = self.run_dir(task)
         outcome, error = await self._act(task, run_dir)
         failed = error is not None or outcome.status == "error"
