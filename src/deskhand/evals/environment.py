@@ -102,6 +102,14 @@ def ere_escape(text: str) -> str:
     return "".join("\\" + ch if ch in ERE_SPECIAL else ch for ch in text)
 
 
+# $1: seconds; the rest: xdotool search arguments. Exit 0 once a visible window matches.
+WAIT_WINDOW = (
+    "end=$(( $(date +%s%N) + ${1%.*}000000000 )); shift; "
+    'until xdotool search --onlyvisible "$@" >/dev/null 2>&1; do '
+    '[ "$(date +%s%N)" -ge "$end" ] && exit 1; sleep 0.05; done'
+)
+
+
 class InfrastructureError(RuntimeError):
     """The desktop or its guest failed (not the agent): the task may be retried elsewhere."""
 
@@ -284,9 +292,12 @@ class TaskEnvironment:
     async def _wait_window(
         self, query: list[str], task: Task, seconds: float = WINDOW_TIMEOUT
     ) -> None:
-        argv = ["xdotool", "search", "--sync", "--onlyvisible", *query]
+        """Poll for the window: `xdotool search --sync` alone exits with an X error when a
+        window it is inspecting disappears meanwhile (Chromium makes and drops windows while
+        it starts), which looked like a missing window."""
         result = await self.live.computer.run(
-            ["timeout", f"{seconds:g}", *argv], timeout=seconds + 5
+            ["bash", "-c", WAIT_WINDOW, "wait-window", f"{seconds:g}", *query],
+            timeout=seconds + 5,
         )
         if result.returncode != 0:
             raise SetupError(f"{task.id}: no window {' '.join(query)} within {seconds:g} s")
