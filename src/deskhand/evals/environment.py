@@ -62,23 +62,27 @@ procs = {int(p): i for p in os.listdir("/proc") if p.isdigit() and (i := info(p)
 children = {}
 for pid, (_, ppid) in procs.items():
     children.setdefault(ppid, []).append(pid)
-targets, todo = [], list(children.get(guest, []))
+targets, tops, todo = [], [], [(pid, True) for pid in children.get(guest, [])]
 while todo:
-    pid = todo.pop()
+    pid, top = todo.pop()
     comm, ppid = procs[pid]
     if pid == me:
         continue
     if ppid == guest and (comm in KEEP or cmdline(pid) == SHELL):
-        if comm in KEEP:
-            todo.extend(children.get(pid, []))  # apps started from the panel or the menu
+        if comm in KEEP:  # apps started from the panel or the menu
+            todo.extend((child, True) for child in children.get(pid, []))
         continue
     targets.append(pid)
-    todo.extend(children.get(pid, []))
+    if top:
+        tops.append(pid)
+    todo.extend((child, False) for child in children.get(pid, []))
 def alive(pid):
     i = info(pid)
     return i is not None and open(f"/proc/{pid}/stat").read().split(") ")[1][0] != "Z"
+# The apps first, so each ends (and waits for) its own children: orphans of the guest would
+# stay zombies, as it only waits for the processes it started. Then whatever is left.
 for sig, wait in ((signal.SIGTERM, 1.0), (signal.SIGKILL, 1.0)):
-    for pid in targets:
+    for pid in tops if sig == signal.SIGTERM else targets:
         try:
             os.kill(pid, sig)
         except OSError:
@@ -101,6 +105,35 @@ def ere_escape(text: str) -> str:
     Python's re.escape adds escapes such as `\\-` and `\\ ` that POSIX leaves undefined)."""
     return "".join("\\" + ch if ch in ERE_SPECIAL else ch for ch in text)
 
+
+# Wraps each app the setup launches: a child subreaper that runs the app and waits for every
+# process of its tree. Programs that double-fork (Chromium's zygote) are then re-parented to
+# it, not to the guest, which only waits for what it started itself and would keep them as
+# zombies. SIGTERM goes on to the app; the wrapper ends when its tree is gone.
+REAPER = r"""
+import ctypes, os, signal, sys
+ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+argv = sys.argv[1:]
+child = os.fork()
+if child == 0:
+    try:
+        os.execvp(argv[0], argv)
+    finally:
+        os._exit(127)
+def forward(sig, frame):
+    try:
+        os.kill(child, sig)
+    except OSError:
+        pass
+signal.signal(signal.SIGTERM, forward)
+while True:
+    try:
+        os.wait()
+    except ChildProcessError:
+        break
+    except InterruptedError:
+        continue
+"""
 
 # $1: seconds; the rest: xdotool search arguments. Exit 0 once a visible window matches.
 WAIT_WINDOW = (
@@ -279,15 +312,19 @@ class TaskEnvironment:
                     f"{(result.stderr or result.stdout)[-300:]}"
                 )
         for launch in setup.launch:
-            await desktop.computer.launch(self._launch_argv(launch))
+            await self.launch(self._launch_argv(launch))
         if setup.page is not None:
             url = f"{self.site_url}/{setup.page}"
-            await desktop.computer.launch([*self._launch_argv(Launch(app="browser")), url])
+            await self.launch([*self._launch_argv(Launch(app="browser")), url])
         if setup.wait_for_window is not None:
             await self._wait_window(["--name", ere_escape(setup.wait_for_window)], task)
         elif setup.page is not None:  # at least the browser's window
             await self._wait_window(["--class", "chromium"], task)
         await desktop.computer.settle(SettleParams(quiet_ms=150, max_ms=3000))
+
+    async def launch(self, argv: list[str]) -> int:
+        """Start a program on the desktop under the reaping wrapper; returns the wrapper's PID."""
+        return await self.live.computer.launch([sys.executable, "-I", "-c", REAPER, *argv])
 
     async def _wait_window(
         self, query: list[str], task: Task, seconds: float = WINDOW_TIMEOUT
