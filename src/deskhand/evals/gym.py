@@ -124,6 +124,7 @@ class DesktopEnv(gymnasium.Env[Observation, dict[str, Any]]):
         self._runner = _LoopThread()
         self._env = TaskEnvironment(self.options)
         self._started = False
+        self._closed = False
         self._toolbox: Toolbox | None = None
         self._order: list[int] = list(range(len(self.tasks)))
         self._next = 0
@@ -174,6 +175,10 @@ class DesktopEnv(gymnasium.Env[Observation, dict[str, Any]]):
         return self._last
 
     def close(self) -> None:
+        """Stop the desktop; closing twice is allowed."""
+        if self._closed:
+            return
+        self._closed = True
         if self._started:
             self._runner.call(self._env.stop())
             self._started = False
