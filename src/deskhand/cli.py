@@ -17,6 +17,7 @@ from rich.console import Console as OutputConsole
 from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
+from typer.core import TyperGroup
 
 from deskhand.agent.budget import Budgets
 from deskhand.agent.config import RunConfig, Thinking
@@ -24,6 +25,8 @@ from deskhand.agent.context import ContextPolicy
 from deskhand.agent.loop import Agent, RunResult
 from deskhand.agent.models import DEFAULT_MODEL
 from deskhand.doctor import Check, run_checks
+from deskhand.evals.cli import compare_command, eval_bench_command, eval_command
+from deskhand.evals.osworld.cli import osworld_command
 from deskhand.guest.apps import APPS
 from deskhand.progress import RunProgress
 from deskhand.runs.index import RunIndex, default_index_path
@@ -431,6 +434,30 @@ def runs(
 app.command(name="serve")(serve_command)
 app.command(name="scan")(scan_command)
 app.command(name="bench-screening")(screening_bench_command)
+
+
+class _SuiteGroup(TyperGroup):
+    """`deskhand eval SUITE ...` runs a suite; `deskhand eval osworld|compare|bench ...` are
+    subcommands. An argument that is not a subcommand's name is the SUITE of `run`."""
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["run", *args]
+        return super().resolve_command(ctx, args)
+
+
+eval_app = typer.Typer(
+    cls=_SuiteGroup,
+    # Options before the suite (deskhand eval --agent null) belong to `run` too.
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+    help="Evaluate agents on task suites: deskhand eval [SUITE] --agent oracle|null|replay|model.",
+    no_args_is_help=True,
+)
+eval_app.command(name="run")(eval_command)
+eval_app.command(name="osworld")(osworld_command)
+eval_app.command(name="compare")(compare_command)
+eval_app.command(name="bench")(eval_bench_command)
+app.add_typer(eval_app, name="eval")
 
 audit_app = typer.Typer(help="Check a run's hash-chained audit log.", no_args_is_help=True)
 audit_app.command(name="verify")(verify_command)
