@@ -229,9 +229,7 @@ def table(results: dict[str, TaskResult]) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-async def validity(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> dict[str, TaskResult]:
+async def validity(tmp_path_factory: pytest.TempPathFactory) -> dict[str, TaskResult]:
     out = tmp_path_factory.mktemp("validity")
     results = await evaluate(
         list(variants()),
@@ -242,12 +240,7 @@ async def validity(
         retries=1,
         make_worker=make_worker,
     )
-    by_id = {result.id: result for result in results}
-    reporter: Any = request.config.pluginmanager.get_plugin("terminalreporter")
-    for line in table(by_id):
-        if reporter is not None:
-            reporter.write_line(line)
-    return by_id
+    return {result.id: result for result in results}
 
 
 def null_result(oracle: TaskResult | None) -> dict[str, Any] | None:
@@ -289,3 +282,13 @@ def test_the_near_miss_fails(validity: dict[str, TaskResult], task: Task) -> Non
     result = validity[f"{task.id}--near"]
     assert result.status not in {"setup_error", "infrastructure", "timeout"}, explain(result)
     assert not result.passed, explain(result)
+
+
+@pytest.mark.desktop
+def test_print_the_timings(
+    validity: dict[str, TaskResult], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not a check: the table of what every run did and how long it took."""
+    with capsys.disabled():
+        print("\n" + "\n".join(table(validity)))
+    assert len(validity) == len(SUITE) + len(WITH_NEAR_MISS)
