@@ -61,7 +61,7 @@ def wilson(passed: int, total: int, z: float = 1.96) -> tuple[float, float]:
 
 def rate_chart(groups: dict[str, dict[str, Any]], title: str) -> str:
     """Horizontal bars: success rate per group, with its 95% interval and n."""
-    label_w, pad = 130, 70
+    label_w, pad = 130, 100
     height = ROW_HEIGHT * len(groups) + 30
     width = label_w + BAR_WIDTH + pad
     parts = [
