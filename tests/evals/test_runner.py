@@ -135,10 +135,18 @@ async def test_infrastructure_failure_is_retried_agent_failure_is_not(
     assert not result.passed and result.attempts == 1 and wrong.calls == 1
     assert "got '7\\n'" in result.detail
 
+    # An agent's own exception (here: a task without an oracle) is its failure, not retried,
+    # and the evaluation goes on.
+    bare = task[0].model_copy(update={"oracle": None})
+    [result] = await evaluate([bare], OracleAgent(), tmp_path / "bare", make_worker=on(env))
+    assert not result.passed and result.attempts == 1 and result.status == "error"
+    assert "has no oracle" in (result.error or "")
+
     slow = SlowAgent()
     [result] = await evaluate(task, slow, tmp_path / "slow", make_worker=on(env), timeout=0.5)
     assert not result.passed and result.attempts == 1 and slow.calls == 1
     assert result.error is not None and "timed out after 0.5 s" in result.error
+    assert result.status == "timeout"
 
 
 async def test_a_desktop_that_keeps_dying_is_reported_not_retried_forever(

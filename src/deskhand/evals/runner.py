@@ -153,7 +153,7 @@ class Worker:
             seconds=round(time.monotonic() - start, 3),
             error=error,
             run_dir=str(outcome.run_dir) if outcome.run_dir else None,
-            status=outcome.status if error is None else "timeout",
+            status=outcome.status,
             attempts=attempt,
             reset_s=round(reset.total, 3),
             model_s=round(outcome.model_s, 3),
@@ -165,13 +165,23 @@ class Worker:
         )
 
     async def _act(self, task: Task, run_dir: Path) -> tuple[AgentOutcome, str | None]:
+        """The agent's outcome and an error; an exception of the agent's own (a bug, a missing
+        replay file, a task without an oracle) is its failure, not the harness's."""
         try:
             async with asyncio.timeout(self.settings.timeout):
                 return await self.agent.act(task, self.env, run_dir), None
         except TimeoutError:
-            return AgentOutcome(status="timeout", run_dir=run_dir if run_dir.exists() else None), (
+            kept = run_dir if run_dir.exists() else None
+            return AgentOutcome(status="timeout", run_dir=kept), (
                 f"timed out after {self.settings.timeout:g} s"
             )
+        except (InfrastructureError, DesktopError, GuestError):
+            raise
+        except Exception as exc:
+            if not await self.env.healthy():
+                raise InfrastructureError(f"{type(exc).__name__}: {exc}") from exc
+            kept = run_dir if run_dir.exists() else None
+            return AgentOutcome(status="error", run_dir=kept), f"{type(exc).__name__}: {exc}"
 
 
 async def run_one(worker: Worker, task: Task) -> TaskResult:
