@@ -18,7 +18,9 @@ tools offer is exercised, every task has an oracle, and every page the suite use
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -170,9 +172,20 @@ class ValidityAgent:
 
 
 class RetryingWorker(Worker):
-    """The runner's worker, plus one retry when a setup ends with "no window": the harness's
-    window wait (a single `xdotool search --sync`) sometimes gives up within seconds while
-    Chromium's window is already there. Retries are counted in the result's `extra`."""
+    """The runner's worker, plus two work-arounds for the harness (reported to its authors):
+
+    - a retry when a setup ends with "no window": the window wait (a single `xdotool search
+      --sync`) sometimes gives up within seconds while Chromium's window is already there.
+      Retries are counted in the result's `extra`;
+    - a new desktop is used only once the panel has reserved its strip of the screen: until
+      then (about 2 s after start) openbox centres new windows 15 px lower, and every oracle
+      click in them would miss by as much."""
+
+    async def _ensure(self) -> None:
+        fresh = not self.started
+        await super()._ensure()
+        if fresh:
+            await panel_ready(self.env)
 
     async def run(self, task: Task) -> TaskResult:
         result = await super().run(task)
@@ -182,6 +195,18 @@ class RetryingWorker(Worker):
             result = await super().run(task)
             result.extra["setup_retries"] = retry
         return result
+
+
+async def panel_ready(env: TaskEnvironment, seconds: float = 10.0) -> None:
+    """Wait until the work area excludes the panel (_NET_WORKAREA shorter than the screen)."""
+    height = env.options.height
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        done = await env.live.computer.run(["xprop", "-root", "_NET_WORKAREA"], timeout=5)
+        numbers = re.findall(r"\d+", done.stdout.partition("=")[2])
+        if len(numbers) >= 4 and int(numbers[3]) < height:
+            return
+        await asyncio.sleep(0.1)
 
 
 def make_worker(agent: Any, settings: RunSettings) -> Worker:
