@@ -4,7 +4,9 @@ read by real OCR: the model is warned, the next consequential action needs a hum
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -56,13 +58,22 @@ def decision(events: list[ev.Event], call: ToolUse) -> ev.GateDecision:
     return next(e for e in events if isinstance(e, ev.GateDecision) and e.tool_use_id == call.id)
 
 
-async def xterm_showing(desktop: Desktop, title: str, text: str, geometry: str) -> None:
+async def xterm_showing(desktop: Desktop, title: str, text: str, geometry: str) -> tuple[int, int]:
+    """Show `text` in an xterm; returns the centre of its window (where the window manager
+    really put it: it can shift windows while the panel is still starting)."""
     (desktop.home / f"{title}.txt").write_text(text)
     argv = ["xterm", "-T", title, "-fa", "DejaVu Sans Mono", "-fs", "16", "-geometry", geometry]
     argv += ["-hold", "-e", "cat", f"{title}.txt"]
     await desktop.computer.launch(argv)
-    found = await desktop.computer.run(["xdotool", "search", "--sync", "--name", title], timeout=20)
+    search = ["xdotool", "search", "--sync", "--onlyvisible", "--name", title]
+    found = await desktop.computer.run(search, timeout=20)
     assert found.returncode == 0
+    window = found.stdout.split()[0]
+    shape = await desktop.computer.run(["xdotool", "getwindowgeometry", "--shell", window])
+    geometry_of = dict(line.split("=", 1) for line in shape.stdout.split())
+    await asyncio.sleep(0.3)  # xterm draws its text just after mapping
+    x, y = int(geometry_of["X"]), int(geometry_of["Y"])
+    return x + int(geometry_of["WIDTH"]) // 2, y + int(geometry_of["HEIGHT"]) // 2
 
 
 async def close(desktop: Desktop, title: str) -> None:
@@ -113,14 +124,15 @@ async def test_an_injection_on_screen_is_read_and_flagged(
 
 
 @pytest.fixture
-async def order_button(desktop: Desktop) -> Any:
-    await xterm_showing(desktop, "shop", "   Place order   ", "20x2+500+420")
-    yield
+async def order_button(desktop: Desktop) -> AsyncIterator[list[int]]:
+    """Where to click: the centre of a small window that says "Place order"."""
+    x, y = await xterm_showing(desktop, "shop", "   Place order   ", "20x1+500+420")
+    yield [x, y]
     await close(desktop, "shop")
 
 
 async def test_a_click_on_place_order_asks_first(
-    emulator: Emulator, desktop: Desktop, tmp_path: Path, order_button: None
+    emulator: Emulator, desktop: Desktop, tmp_path: Path, order_button: list[int]
 ) -> None:
     asked: list[ConfirmRequest] = []
 
@@ -128,7 +140,7 @@ async def test_a_click_on_place_order_asks_first(
         asked.append(request)
         return Answer(False, "callback", "not buying anything")
 
-    click = ToolUse("computer", {"action": "left_click", "coordinate": [580, 440]})
+    click = ToolUse("computer", {"action": "left_click", "coordinate": order_button})
     _, events = await run(emulator, desktop, tmp_path, Reply([click]), confirm=no)
     assert decision(events, click).rule == "purchase"
     assert asked and asked[0].crop_png and asked[0].crop_png.startswith(b"\x89PNG")
@@ -136,17 +148,20 @@ async def test_a_click_on_place_order_asks_first(
 
 
 async def test_an_approval_is_asked_again_when_the_screen_changes(
-    emulator: Emulator, desktop: Desktop, tmp_path: Path, order_button: None
+    emulator: Emulator, desktop: Desktop, tmp_path: Path, order_button: list[int]
 ) -> None:
     asked: list[ConfirmRequest] = []
 
     async def yes_but_the_page_moves(request: ConfirmRequest) -> Answer:
         asked.append(request)
         if len(asked) == 1:  # while the human decides, a pop-up covers the button
-            await xterm_showing(desktop, "popup", "  Subscribe for $99  ", "24x3+480+400")
+            x, y = order_button
+            await xterm_showing(
+                desktop, "popup", "  Subscribe for $99  ", f"24x3+{x - 120}+{y - 40}"
+            )
         return Answer(True, "callback")
 
-    click = ToolUse("computer", {"action": "left_click", "coordinate": [580, 440]})
+    click = ToolUse("computer", {"action": "left_click", "coordinate": order_button})
     try:
         _, events = await run(
             emulator, desktop, tmp_path, Reply([click]), confirm=yes_but_the_page_moves
