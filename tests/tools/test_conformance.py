@@ -11,6 +11,7 @@ Expected buttons, keysyms and pixels are spelled out here, not taken from the co
 from __future__ import annotations
 
 import asyncio
+import itertools
 import re
 import secrets
 import time
@@ -219,6 +220,10 @@ async def check_click(case: Case, action: str) -> None:
     events = await settled_inputs(rec, 2 * times, *BUTTONS, *KEY_EVENTS, since=mark)
     assert kinds(events) == [("button_press", button), ("button_release", button)] * times
     assert all(root(e) == screen(point) for e in events)
+    # Clicks of a multi-click are spaced (X server time, ms): Chromium merges back-to-back ones.
+    presses = [int(e["time"]) for e, kind in zip(events, kinds(events), strict=True)
+               if kind[0] == "button_press"]  # fmt: skip
+    assert all(later - earlier >= 40 for earlier, later in itertools.pairwise(presses))
     assert all(e["state"] & (SHIFT_MASK | CONTROL_MASK) == 0 for e in events)
     if case.pointer_only_clicks:
         error = await case.refused(action, coordinate=list(point))

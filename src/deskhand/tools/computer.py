@@ -39,6 +39,7 @@ WHEEL = {"up": 4, "down": 5, "left": 6, "right": 7}
 DRAG_STEP_PX = 24
 DRAG_MAX_STEPS = 16
 DRAG_STEP_SECONDS = 0.008
+MULTI_CLICK_GAP_SECONDS = 0.05  # between the clicks of a double/triple click
 STILL_CHANGING_NOTE = (
     "The screen was still changing when this screenshot was taken; "
     "use the wait action and take another screenshot if something is loading."
@@ -190,7 +191,14 @@ def _with_modifiers(text: str | None, events: list[InputEvent]) -> list[InputEve
 
 
 def _press(button: int, times: int) -> list[InputEvent]:
-    return [Button(button=button, down=down) for _ in range(times) for down in (True, False)]
+    """`times` clicks of `button`. Chromium counts presses that arrive back to back (with the
+    same server time) as one click, so multi-clicks are spaced like a quick hand."""
+    events: list[InputEvent] = []
+    for n in range(times):
+        if n:
+            events.append(Sleep(seconds=MULTI_CLICK_GAP_SECONDS))
+        events += [Button(button=button, down=True), Button(button=button, down=False)]
+    return events
 
 
 async def _screenshot(tool: ComputerTool, _: inputs.NoInput) -> ToolResult:
