@@ -15,7 +15,6 @@ import asyncio
 from dataclasses import dataclass, replace
 
 from deskhand.safety.screening.detector import Screener, Verdict, screen_text, warning_for
-from deskhand.safety.screening.ocr import OcrLine, read_text
 from deskhand.safety.secrets import Vault, mask_secrets
 from deskhand.tools.imaging import EncodedImage
 from deskhand.tools.results import ToolResult
@@ -62,13 +61,9 @@ class ResultInspector:
             return result, verdict
         try:
             lines = self.screener.lines_of(image.data) if self.screening else None
-            masked = await asyncio.to_thread(_mask, image.data, self.vault, lines)
+            masked = await asyncio.to_thread(mask_secrets, image.data, self.vault.values, lines)
         except Exception:  # OCR failed: the image may show a secret, so it does not go out
             return replace(result, image=None, notes=(*result.notes, WITHHELD)), verdict
         if masked is not image.data:
             result = replace(result, image=replace(image, data=masked))
         return result, verdict
-
-
-def _mask(data: bytes, vault: Vault, lines: list[OcrLine] | None) -> bytes:
-    return mask_secrets(data, vault.values, lines if lines is not None else read_text(data))
