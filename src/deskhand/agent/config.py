@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -109,9 +110,10 @@ class RunConfig:
         info = self.model_info
         return ToolVersions.for_computer(self.tool_version or info.tool_version, info.editor)
 
-    @property
+    @cached_property
     def egress_rules(self) -> EgressRules | None:
-        """The sandbox's network allowlist; None (no network at all) when nothing is allowed."""
+        """The sandbox's network allowlist; None (no network at all) when nothing is allowed.
+        Read once: the proxy, the gate and the prompt must all see the same rules."""
         if self.egress_config is None:
             return EgressRules.from_domains(self.allowed_domains) if self.allowed_domains else None
         from_file = load_rules(self.egress_config)
