@@ -642,7 +642,7 @@ class Agent:
 
     async def _gate(self, step: int, call: ev.ToolCall) -> GateResult | None:
         """The gate's decision on a call (None for unknown tools, which cannot run anyway)."""
-        kind, action = self._kind_of(call)
+        kind, action = self.toolbox.classify(call.name, call.input)
         if kind is None:
             return None
         gated = await self.gate.check(step, call.id, call.name, kind, action, call.input)
@@ -664,16 +664,6 @@ class Agent:
             )
         )
         return gated
-
-    def _kind_of(self, call: ev.ToolCall) -> tuple[str | None, str]:
-        if self.toolbox.is_computer(call.name):
-            dated = self.toolbox.computer.spec.name is not None
-            return "computer", str(call.input.get("action", "")) if dated else call.name
-        if call.name == self.toolbox.bash.name:
-            return "bash", "bash"
-        if call.name == self.toolbox.editor.name:
-            return "editor", str(call.input.get("command", ""))
-        return None, ""
 
     def _record_tool(
         self, step: int, call: ev.ToolCall, result: ToolResult, tool_ms: float

@@ -9,7 +9,7 @@ turns any other name into an error result the model can read.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from deskhand.computer import Computer
 from deskhand.safety.secrets import Vault
@@ -19,6 +19,7 @@ from deskhand.tools.editor import EditorTool
 from deskhand.tools.results import ToolResult, to_tool_result_block
 from deskhand.tools.specs import SPECS, get_command_spec, get_spec
 
+ToolKind = Literal["computer", "bash", "editor"]
 # computer tool type -> (bash type, default editor type)
 TOOL_GROUPS: dict[str, tuple[str, str]] = {
     "computer_20241022": ("bash_20241022", "text_editor_20241022"),
@@ -106,13 +107,27 @@ class Toolbox:
     def is_computer(self, name: str) -> bool:
         return name in self.computer.tool_names
 
-    async def run(self, tool_use_id: str, name: str, tool_input: object) -> ToolOutcome:
+    def classify(self, name: str, tool_input: object) -> tuple[ToolKind | None, str]:
+        """Which tool a tool_use name belongs to, and its action: the computer action (the
+        member name for the toolset), "bash", or the editor command. None for unknown names."""
+        given = tool_input if isinstance(tool_input, dict) else {}
         if self.is_computer(name):
+            dated = self.computer.spec.name is not None
+            return "computer", str(given.get("action", "")) if dated else name
+        if name == self.bash.name:
+            return "bash", "bash"
+        if name == self.editor.name:
+            return "editor", str(given.get("command", ""))
+        return None, ""
+
+    async def run(self, tool_use_id: str, name: str, tool_input: object) -> ToolOutcome:
+        kind, _ = self.classify(name, tool_input)
+        if kind == "computer":
             result = await self.computer.run(name, tool_input)
             toolset = self.computer.toolset_name
-        elif name == self.bash.name:
+        elif kind == "bash":
             result, toolset = await self.bash.run(name, tool_input), None
-        elif name == self.editor.name:
+        elif kind == "editor":
             result, toolset = await self.editor.run(name, tool_input), None
         else:
             result, toolset = self.unknown(name), None
