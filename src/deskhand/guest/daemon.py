@@ -152,17 +152,21 @@ async def serve(
     token: str,
     egress_socket: Path | None = None,
 ) -> None:
+    # Orphans re-parented to the guest (a subreaper) are collected as they exit, for as long as
+    # anything of the desktop may run: until the session has stopped.
+    reaper = asyncio.create_task(processes.reap_orphans_forever())
     relay: asyncio.Server | None = None
-    if egress_socket is not None:
-        # Before anything starts: the relay owns 127.0.0.1:3128 before any program could.
-        relay = await start_relay(egress_socket)
-        config.proxy_url = PROXY_URL
-        apps.use_proxy(CHROMIUM_PROXY_FLAGS)
     try:
+        if egress_socket is not None:
+            # Before anything starts: the relay owns 127.0.0.1:3128 before any program could.
+            relay = await start_relay(egress_socket)
+            config.proxy_url = PROXY_URL
+            apps.use_proxy(CHROMIUM_PROXY_FLAGS)
         await _serve_session(config, socket_path, frames_dir, token)
     finally:
         if relay is not None:
             relay.close()
+        reaper.cancel()
 
 
 async def _serve_session(

@@ -185,14 +185,16 @@ class GuestService:
 
     async def run(self, args: RunArgs) -> Result:
         """Run a program (argv, no shell) in the desktop's environment and wait for it."""
-        proc = await asyncio.create_subprocess_exec(
-            *args.argv,
-            env={**self.session.env, **args.env},
-            cwd=args.cwd or str(self.session.config.home),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            start_new_session=True,
+        proc = await processes.own(
+            asyncio.create_subprocess_exec(
+                *args.argv,
+                env={**self.session.env, **args.env},
+                cwd=args.cwd or str(self.session.config.home),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                start_new_session=True,
+            )
         )
         timed_out = False
         try:

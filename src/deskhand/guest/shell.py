@@ -271,18 +271,23 @@ class Shell:
         self.cwd = cwd
         memory = _memory_limit()
         loop = asyncio.get_running_loop()
-        transport, protocol = await loop.subprocess_exec(
-            lambda: _ShellProtocol(READ_CHUNK, loop),
-            *SHELL_ARGV,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=self.env,
-            cwd=cwd,
-            start_new_session=True,
-            preexec_fn=lambda: _setup_shell_process(memory),
-        )
-        self.proc = asyncio.subprocess.Process(transport, protocol, loop)
+        protocol = _ShellProtocol(READ_CHUNK, loop)
+
+        async def start_bash() -> asyncio.subprocess.Process:
+            transport, _ = await loop.subprocess_exec(
+                lambda: protocol,
+                *SHELL_ARGV,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                env=self.env,
+                cwd=cwd,
+                start_new_session=True,
+                preexec_fn=lambda: _setup_shell_process(memory),
+            )
+            return asyncio.subprocess.Process(transport, protocol, loop)
+
+        self.proc = await processes.own(start_bash())
         self.exited = protocol.exited
         self.contained = None
         self.prefix = f"__deskhand_{secrets.token_hex(8)}_".encode()
@@ -309,16 +314,15 @@ class Shell:
         )
 
     async def _stop(self) -> None:
-        """Kill the shell and everything it started."""
+        """Kill the shell and everything it started. (The zombies of its killed processes are
+        re-parented to the guest, whose reaper collects them: see `processes`.)"""
         if self.watchdog is not None:
             self.watchdog.cancel()
             self.watchdog = None
         if self.proc is not None and self.exited is not None:
             self._remember_cwd()
-            pid = self.proc.pid
-            killed = await asyncio.to_thread(_kill_session, pid, self._alive())
+            await asyncio.to_thread(_kill_session, self.proc.pid, self._alive())
             await self.exited
-            await asyncio.to_thread(_reap_orphans, pid, killed)
 
     def _remember_cwd(self) -> None:
         # Read after every call so that a shell that dies later is replaced in the same place.
@@ -360,7 +364,7 @@ class Shell:
         call = _Call(
             _Stream(self.prefix, nonce, keep, self.leftover[0]),
             _Stream(self.prefix, nonce, keep, self.leftover[1]),
-            _children(self.proc.pid),
+            processes.children(self.proc.pid),
         )
         # A dead shell cannot take the line; the wait that follows notices that it exited.
         with contextlib.suppress(ConnectionError):
@@ -595,15 +599,6 @@ def _write_proc(path: str, value: int) -> None:
         os.close(fd)
 
 
-def _children(pid: int) -> set[int]:
-    """Direct children of `pid`, from every one of its threads."""
-    found: set[int] = set()
-    for tid in processes.proc_entries(f"/proc/{pid}/task"):
-        with contextlib.suppress(OSError):
-            found.update(map(int, Path(f"/proc/{pid}/task/{tid}/children").read_text().split()))
-    return found
-
-
 def _process_count() -> int:
     """Processes visible here: a cheap upper bound for the tree size (the sandbox's namespace
     shows only the desktop's own processes)."""
@@ -614,7 +609,7 @@ def _tree_size(root: int, limit: int) -> int:
     """How many processes are below `root`, counting no further than past `limit`."""
     count, stack = 0, [root]
     while stack and count <= limit:
-        children = _children(stack.pop())
+        children = processes.children(stack.pop())
         count += len(children)
         stack.extend(children)
     return count
@@ -631,7 +626,7 @@ def _foreground_group(shell: int, before: set[int]) -> int | None:
     """
     jobs = [
         proc
-        for pid in _children(shell) - before
+        for pid in processes.children(shell) - before
         if (proc := processes.read_stat(pid)) is not None
         and proc.pgid == proc.pid
         and proc.sid == shell
@@ -653,16 +648,14 @@ def _session_members(shell: int, alive: bool) -> list[processes.ProcessInfo]:
     ]
 
 
-def _kill_session(shell: int, alive: bool) -> set[int]:
+def _kill_session(shell: int, alive: bool) -> None:
     """SIGKILL everything the shell started, whole process groups at a time (a fork bomb cannot
     outrun that), then the shell itself. The shell is stopped first, so that it can neither
-    start more processes nor report the end of a command whose processes were killed.
-    Returns the PIDs killed."""
+    start more processes nor report the end of a command whose processes were killed."""
     if alive:
         with contextlib.suppress(ProcessLookupError):
             os.kill(shell, signal.SIGSTOP)
     deadline = time.monotonic() + KILL_SECONDS
-    killed: set[int] = set()
     while time.monotonic() < deadline:
         members = _session_members(shell, alive)
         if not members:
@@ -671,19 +664,7 @@ def _kill_session(shell: int, alive: bool) -> set[int]:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(group, signal.SIGKILL)
         processes.kill_all((proc.pid for proc in members), signal.SIGKILL)
-        killed.update(proc.pid for proc in members)
         time.sleep(0.01)
     if alive:
         with contextlib.suppress(ProcessLookupError):
             os.kill(shell, signal.SIGKILL)
-    return killed
-
-
-def _reap_orphans(shell: int, killed: set[int]) -> None:
-    """Collect the zombies a dead shell left: they were re-parented to the guest (a subreaper),
-    which does not otherwise wait for processes it did not start."""
-    me = os.getpid()
-    for proc in processes.scan():
-        if proc.ppid == me and proc.state == "Z" and (proc.sid == shell or proc.pid in killed):
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(proc.pid, os.WNOHANG)
