@@ -646,23 +646,7 @@ class Agent:
         if kind is None:
             return None
         gated = await self.gate.check(step, call.id, call.name, kind, action, call.input)
-        self._emit(
-            ev.GateDecision(
-                self.run_id,
-                step=step,
-                tool_use_id=call.id,
-                name=call.name,
-                input=call.input,
-                decision=gated.decision,
-                reason=gated.reason,
-                rule=gated.rule,
-                approver=gated.approver,
-                approved=gated.approved,
-                note=gated.note,
-                screen_hash=gated.screen_hash,
-                ran=gated.run,
-            )
-        )
+        self._emit(gated.event(self.run_id, step, call.id, call.name, call.input))
         return gated
 
     def _record_tool(

@@ -30,10 +30,12 @@ from urllib.parse import urlsplit
 import numpy as np
 from PIL import Image
 
+from deskhand.agent import events as ev
 from deskhand.computer import Computer, Frame, GuestError
 from deskhand.safety.confirm import Answer, Confirmer, ConfirmRequest
 from deskhand.safety.egress.rules import EgressRules, HostError, normalize_host
 from deskhand.safety.policy import SEVERITY, Decision, Policy, Proposal, Verdict, evaluate
+from deskhand.safety.screening.ocr import OcrLine
 from deskhand.tools.describe import describe_action
 from deskhand.tools.inputs import ToolInputError
 from deskhand.tools.scaling import ScreenGeometry
@@ -48,9 +50,27 @@ CLICKS = frozenset(
 ACTIVATING_KEYS = re.compile(r"^(ctrl\+|shift\+|alt\+)*(return|enter|kp_enter|space)$", re.I)
 # The region around a target whose text and pixels an approval is about (screen pixels).
 REGION_HALF_WIDTH, REGION_HALF_HEIGHT = 160, 48
+# A click is judged by the text on its own row of the region: the lines whose box spans the
+# target's row, or else the line nearest to it within this many pixels (a click near a button's
+# edge). "buy milk" on the line above the one clicked in an editor is not what the click does.
+ROW_REACH = 14
 MAX_REASKS = 3
 URL_PATTERN = re.compile(r"\bhttps?://[^\s'\"<>]+", re.IGNORECASE)
 BARE_DOMAIN = re.compile(r"^\s*((?:[a-z0-9-]+\.)+[a-z]{2,})(?:[/:?#]\S*)?\s*$", re.IGNORECASE)
+# Typed "notes.txt" is a file name, not a site: a bare name (no scheme, no "www.", no path) whose
+# last label is a common file extension is not taken for a domain. A site under such a TLD
+# (.md, .sh, .py...) typed bare is then not asked about here; the egress proxy still refuses
+# it unless it is allowed.
+# fmt: off
+FILE_EXTENSIONS = frozenset({
+    "txt", "md", "rst", "csv", "tsv", "json", "yaml", "yml", "toml", "ini", "cfg", "conf", "log",
+    "py", "sh", "bash", "js", "ts", "css", "xml", "html", "htm", "pdf", "png", "jpg", "jpeg",
+    "gif", "svg", "webp", "bmp", "ico", "doc", "docx", "xls", "xlsx", "ppt", "pptx", "odt", "ods",
+    "odp", "rtf", "zip", "tar", "gz", "tgz", "bz2", "xz", "7z", "deb", "rpm", "c", "h", "cc",
+    "cpp", "hpp", "rs", "go", "java", "kt", "rb", "pl", "php", "sql", "db", "sqlite", "bak", "tmp",
+    "lock", "mp3", "mp4", "wav", "ogg", "flac", "mkv", "avi", "mov", "webm", "desktop", "service",
+})
+# fmt: on
 ESCALATION_REASON = (
     "Text in an earlier screen or output looked like instructions aimed at the model (a "
     "possible prompt injection), so this action needs a human's approval."
@@ -59,7 +79,8 @@ ESCALATION_REASON = (
 UNREADABLE_REASON = (
     "The screen around the target could not be read, so the policy cannot tell what this does."
 )
-OcrFunction = Callable[[Image.Image], Awaitable[str]]
+# (region, the target's row in it or None for all of it) -> the text read there.
+OcrFunction = Callable[[Image.Image, int | None], Awaitable[str]]
 
 
 @dataclass(frozen=True)
@@ -75,6 +96,26 @@ class GateResult:
     note: str = ""
     screen_hash: str | None = None
     message: str = ""  # what the model is told when the call does not run
+
+    def event(
+        self, run_id: str, step: int, tool_use_id: str, name: str, tool_input: dict[str, Any]
+    ) -> ev.GateDecision:
+        """The decision as the run's event (events.jsonl, the audit log, the live views)."""
+        return ev.GateDecision(
+            run_id,
+            step=step,
+            tool_use_id=tool_use_id,
+            name=name,
+            input=tool_input,
+            decision=self.decision,
+            reason=self.reason,
+            rule=self.rule,
+            approver=self.approver,
+            approved=self.approved,
+            note=self.note,
+            screen_hash=self.screen_hash,
+            ran=self.run,
+        )
 
 
 @dataclass
@@ -149,7 +190,7 @@ class Gate:
         crop, screen_text, unreadable = None, None, False
         looks = action in CLICKS or action == "type" or bool(keys and ACTIVATING_KEYS.match(keys))
         if tool == "computer" and looks and self.policy.needs_screen_text:
-            crop, screen_text, unreadable = await self._read_screen(target)
+            crop, screen_text, unreadable = await self._read_screen(target, action in CLICKS)
         title = (
             await self._window_title()
             if tool == "computer" and self.policy.needs_window_title
@@ -179,19 +220,20 @@ class Gate:
             return False  # a malformed host is never "known"
 
     async def _read_screen(
-        self, target: tuple[int, int] | None
+        self, target: tuple[int, int] | None, row_only: bool = False
     ) -> tuple[Image.Image | None, str | None, bool]:
-        """The screen around the target (or the pointer) and the text OCR finds in it."""
+        """The screen around the target (or the pointer) and the text OCR finds in it (with
+        `row_only`, on the target's row)."""
         try:
             if target is None:
                 target = await self.computer.cursor_position()
-            crop = _crop(await self.computer.screenshot(cursor=False), target)
+            crop, row = _crop(await self.computer.screenshot(cursor=False), target)
         except GuestError:
             return None, None, True
         if self.ocr is None:
             return crop, None, True
         try:
-            return crop, await self.ocr(crop), False
+            return crop, await self.ocr(crop, row if row_only else None), False
         except Exception:  # an OCR failure must not turn into "allow"
             return crop, None, True
 
@@ -284,8 +326,12 @@ class Gate:
             return Answer(False, "timeout", f"no answer within {self.timeout_s:g} s")
 
     async def _fresh_crop(self, target: tuple[int, int] | None) -> Image.Image | None:
-        crop, _, _ = await self._read_screen(target)
-        return crop
+        try:
+            if target is None:
+                target = await self.computer.cursor_position()
+            return _crop(await self.computer.screenshot(cursor=False), target)[0]
+        except GuestError:
+            return None
 
     async def _unchanged(self, before: Image.Image | None, target: tuple[int, int] | None) -> bool:
         """Whether the screen the approval was about is still what will be acted on."""
@@ -295,13 +341,27 @@ class Gate:
         return after is not None and _similar(before, after)
 
 
-async def read_region(image: Image.Image) -> str:
-    """The gate's OCR: the text in a screen region, in reading order (off the event loop)."""
+async def read_region(image: Image.Image, row: int | None = None) -> str:
+    """The gate's OCR: the text in a screen region in reading order, or only the text on `row`
+    (see ROW_REACH); off the event loop."""
     from deskhand.safety.screening.detector import text_of
     from deskhand.safety.screening.ocr import read_text
 
     lines = await asyncio.to_thread(read_text, image)
-    return text_of(lines)
+    return text_of(lines if row is None else on_row(lines, row))
+
+
+def on_row(lines: list[OcrLine], row: int) -> list[OcrLine]:
+    """The lines whose box spans `row`, or else the nearest one within ROW_REACH pixels."""
+    spanning = [line for line in lines if line.box[1] <= row < line.box[3]]
+    if spanning or not lines:
+        return spanning
+
+    def distance(line: OcrLine) -> int:
+        return min(abs(line.box[1] - row), abs(line.box[3] - 1 - row))
+
+    nearest = min(lines, key=distance)
+    return [nearest] if distance(nearest) <= ROW_REACH else []
 
 
 def _text(value: object) -> str | None:
@@ -314,8 +374,14 @@ def _urls(*texts: str | None) -> Iterable[str]:
             continue
         yield from URL_PATTERN.findall(text)
         bare = BARE_DOMAIN.match(text)
-        if bare and "://" not in text:
+        if bare and "://" not in text and not _file_name(text.strip(), bare.group(1)):
             yield f"https://{text.strip()}"
+
+
+def _file_name(text: str, host: str) -> bool:
+    """A bare `name.ext` that reads as a file name (see FILE_EXTENSIONS)."""
+    plain = text == host and not host.lower().startswith("www.")
+    return plain and host.rsplit(".", 1)[-1].lower() in FILE_EXTENSIONS
 
 
 def _hosts(urls: Iterable[str]) -> set[str]:
@@ -330,14 +396,15 @@ def _hosts(urls: Iterable[str]) -> set[str]:
     return hosts
 
 
-def _crop(frame: Frame, target: tuple[int, int]) -> Image.Image:
+def _crop(frame: Frame, target: tuple[int, int]) -> tuple[Image.Image, int]:
+    """The region around `target` and the target's row in it."""
     pixels = frame.pixels
     height, width = pixels.shape[:2]
     x, y = target
     left, top = max(0, x - REGION_HALF_WIDTH), max(0, y - REGION_HALF_HEIGHT)
     right, bottom = min(width, x + REGION_HALF_WIDTH), min(height, y + REGION_HALF_HEIGHT)
     region = pixels[top:bottom, left:right, 2::-1]  # BGRA -> RGB
-    return Image.fromarray(np.ascontiguousarray(region))
+    return Image.fromarray(np.ascontiguousarray(region)), y - top
 
 
 def _similar(before: Image.Image, after: Image.Image) -> bool:
