@@ -16,8 +16,8 @@ from deskhand.cli import app
 DESKHAND = str(Path(sys.executable).parent / "deskhand")  # the installed console script
 COMMANDS = [
     ["run"], ["runs"], ["desktop"], ["doctor"], ["bench"], ["serve"], ["scan"],
-    ["bench-screening"], ["audit", "verify"], ["eval"], ["eval", "run"], ["eval", "osworld"],
-    ["eval", "compare"], ["eval", "bench"],
+    ["bench-screening"], ["audit", "verify"], ["eval"], ["eval", "run"], ["eval", "compare"],
+    ["eval", "bench"],
 ]  # fmt: skip
 
 
@@ -35,6 +35,7 @@ def test_every_command_answers_help(command: list[str]) -> None:
 def test_eval_routes_a_suite_to_run() -> None:
     assert "Usage: deskhand eval run" in usage("eval", "builtin")
     assert "Usage: deskhand eval run" in usage("eval", "--agent", "null")
+    assert "Usage: deskhand eval run" in usage("eval", "osworld")
 
 
 def test_eval_osworld_lists_the_official_tasks() -> None:

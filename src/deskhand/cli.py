@@ -26,7 +26,6 @@ from deskhand.agent.loop import Agent, RunResult
 from deskhand.agent.models import DEFAULT_MODEL
 from deskhand.doctor import Check, run_checks
 from deskhand.evals.cli import compare_command, eval_bench_command, eval_command
-from deskhand.evals.osworld.cli import osworld_command
 from deskhand.guest.apps import APPS
 from deskhand.progress import RunProgress
 from deskhand.runs.index import RunIndex, default_index_path
@@ -437,8 +436,8 @@ app.command(name="bench-screening")(screening_bench_command)
 
 
 class _SuiteGroup(TyperGroup):
-    """`deskhand eval SUITE ...` runs a suite; `deskhand eval osworld|compare|bench ...` are
-    subcommands. An argument that is not a subcommand's name is the SUITE of `run`."""
+    """`deskhand eval SUITE ...` runs a suite (`osworld` too); `deskhand eval compare|bench ...`
+    are subcommands. An argument that is not a subcommand's name is the SUITE of `run`."""
 
     def resolve_command(self, ctx: Any, args: list[str]) -> Any:
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
@@ -454,7 +453,6 @@ eval_app = typer.Typer(
     no_args_is_help=True,
 )
 eval_app.command(name="run")(eval_command)
-eval_app.command(name="osworld")(osworld_command)
 eval_app.command(name="compare")(compare_command)
 eval_app.command(name="bench")(eval_bench_command)
 app.add_typer(eval_app, name="eval")

@@ -60,10 +60,9 @@ async def test_reset_ends_apps_restores_home_and_keeps_the_desktop(
     assert (desktop.home / ".config/openbox/menu.xml").read_text() != "broken"
     titles = await windows(env)
     assert not any("left-over" in t or "notes.txt" in t for t in titles), titles
-    # Ended programs whose parent had died stay as zombies of the guest (which only waits for
-    # children it started itself); they hold no memory, only a process-table slot.
+    # Nothing of the task is left, not even as a zombie: the guest reaps what exits.
     procs = await desktop.computer.run(["ps", "-eo", "stat=,comm="])
-    names = [line.split()[1] for line in procs.stdout.splitlines() if not line.startswith("Z")]
+    names = [line.split()[1] for line in procs.stdout.splitlines()]
     assert "sleep" not in names and "mousepad" not in names and "xterm" not in names
     assert {"Xvfb", "openbox", "tint2"} <= set(names)
     shell = await desktop.computer.connection.call(
@@ -78,7 +77,7 @@ async def test_reset_ends_apps_restores_home_and_keeps_the_desktop(
 
 async def test_reset_speed(env: TaskEnvironment, tasks: dict[str, Task]) -> None:
     """Correctness only; the numbers are printed (the benchmark records them). The apps the
-    setups start leave no zombies behind (they run under a reaping wrapper)."""
+    setups start leave no zombies behind (the guest reaps them)."""
     zombies_before = await zombies(env)
     totals = []
     for _ in range(3):

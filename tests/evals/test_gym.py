@@ -48,7 +48,8 @@ def test_reset_step_reward_and_truncation(
         assert last is not None and not np.array_equal(obs, last)  # the screen changed
 
         env.reset(options={"task": "shell-sum"})
-        inner.task = inner.task.model_copy(update={"max_steps": 1}) if inner.task else None
+        assert isinstance(inner.task, Task)
+        inner.task = inner.task.model_copy(update={"max_steps": 1})
         _, reward, terminated, truncated, info = env.step(WRONG)
         assert (reward, terminated, truncated) == (0.0, False, True) and "differs" in info["check"]
     finally:

@@ -14,6 +14,9 @@ from deskhand.agent.providers import RetryPolicy, make_provider
 from deskhand.agent.providers.base import Provider
 from deskhand.evals.agents import ModelAgent, substitute
 from deskhand.evals.environment import EnvironmentOptions
+from deskhand.evals.osworld.cli import BUNDLED_TASKS
+from deskhand.evals.osworld.harness import FAIL_NOTE, load_osworld_suite
+from deskhand.evals.runnable import select
 from deskhand.evals.runner import evaluate
 from deskhand.evals.tasks import Task
 from emulator.script import RecordedRequest, Reply, Text, ToolUse
@@ -97,3 +100,44 @@ async def test_the_default_gate_applies_and_a_budget_ends_the_task(
     [result] = await evaluate([task], agent, tmp_path / "eval", environment=env_options)
     assert not result.passed and result.status == "budget_exceeded" and result.attempts == 1
     assert result.steps == 1
+
+
+async def test_the_model_agent_runs_osworld_tasks_and_can_answer_fail(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """`deskhand eval osworld --agent model`: OSWorld's setup, the model's bash call (the
+    task's oracle, sent by the emulator as a model turn), OSWorld's evaluator; and an infeasible
+    task the model declines with FAIL, as the instruction tells it to."""
+    rename, bluetooth = (
+        "os/e0df059f-28a6-4169-924f-b9623e7184cc",
+        "os/b3d4a89c-53f2-4d6b-8b6a-541fb5d205fa",
+    )
+    tasks = select(load_osworld_suite(BUNDLED_TASKS), [rename, bluetooth])
+    by_id = {task.id: task for task in tasks}
+    [call] = by_id[rename].oracle or []
+    emulator.script.add(
+        Reply([ToolUse("bash", call.input)]),
+        Reply([Text("Renamed the file.")], "end_turn"),
+        Reply([Text("This computer has no Bluetooth to switch off.\n\nFAIL")], "end_turn"),
+    )
+
+    def provider() -> Provider:
+        return make_provider(
+            "anthropic", api_key="sk-ant-eval-test-0002", base_url=emulator.base_url
+        )
+
+    agent = ModelAgent(screening=False, provider_factory=provider)
+    results = await evaluate(
+        [by_id[rename], by_id[bluetooth]],
+        agent,
+        tmp_path / "eval",
+        environment=EnvironmentOptions(width=1920, height=1080),
+    )
+    by_result = {r.id: r for r in results}
+    assert {(r.id, r.passed, r.status) for r in results} == {
+        (rename, True, "done"),
+        (bluetooth, True, "done"),
+    }, results
+    assert by_result[bluetooth].answer.endswith("FAIL")
+    first = emulator.script.requests[0].messages[0]["content"][0]["text"]
+    assert first.endswith(FAIL_NOTE) and "todo_list_Jan_1" in first

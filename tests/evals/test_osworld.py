@@ -12,11 +12,14 @@ import asyncio
 import json
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from rich.console import Console
 
+from deskhand.evals.agents import AgentOutcome, NullAgent, OracleAgent
+from deskhand.evals.environment import EnvironmentOptions, TaskEnvironment
 from deskhand.evals.osworld import (
     Environment,
     OsworldTask,
@@ -28,6 +31,7 @@ from deskhand.evals.osworld import (
 )
 from deskhand.evals.osworld.cli import BUNDLED_TASKS, osworld_list_command
 from deskhand.evals.osworld.config import (
+    OSWORLD_SCREEN,
     Input,
     Run,
     plan_command,
@@ -36,8 +40,17 @@ from deskhand.evals.osworld.config import (
     run_actions,
 )
 from deskhand.evals.osworld.evaluator import METRICS
+from deskhand.evals.osworld.harness import (
+    FAIL,
+    OsworldEvalTask,
+    declares_infeasible,
+    load_osworld_suite,
+)
 from deskhand.evals.osworld.loader import Step, load_index
 from deskhand.evals.osworld.oracles import ORACLES
+from deskhand.evals.results import TaskResult
+from deskhand.evals.runnable import RunnableTask, select
+from deskhand.evals.runner import evaluate
 from deskhand.guest.events import Button, Move
 from deskhand.sandbox.desktop import Desktop, DesktopOptions
 
@@ -119,7 +132,9 @@ def test_classification_is_deterministic_and_explains_every_refusal() -> None:
     assert [r.kind for r in flags.reasons] == ["environment", "environment"]
     spotify = by_key["os/94d95f96-9699-4208-98ba-3c3119edf9c2"]
     assert [r.kind for r in spotify.reasons] == ["needs_network"]
-    assert by_key["os/b3d4a89c-53f2-4d6b-8b6a-541fb5d205fa"].headline.kind == "infeasible"  # type: ignore[union-attr]
+    bluetooth = by_key["os/b3d4a89c-53f2-4d6b-8b6a-541fb5d205fa"]  # passes only on FAIL
+    assert bluetooth.runnable and bluetooth.infeasible
+    assert summary.infeasible == 7 and summary.runnable == 16
 
 
 @needs_tasks
@@ -220,35 +235,87 @@ async def _wait_for_file(path: Path, seconds: float = 10) -> None:
 
 
 NEEDS_CACHE = {"chrome/44ee5668-ecd5-4366-a6ce-c1c9b8d4e938"}  # tested below, with a cache
+FLAGS_TASK = "chrome/480bcfea-d68f-4aaa-a0a9-2589ef319381"
+OSWORLD_OPTIONS = EnvironmentOptions(width=OSWORLD_SCREEN[0], height=OSWORLD_SCREEN[1])
+
+
+def runnable_with_oracles() -> list[OsworldEvalTask]:
+    """Every task that runs here (each has an oracle), plus chrome/480bcfea: Debian's Chromium
+    156 no longer has its 2023 UI flags, so it is not runnable for an agent, but its getter and
+    metric are still checked with the flags assumed."""
+    tasks = load_osworld_suite(OSWORLD_DIR)
+    spec = next(t for t in load_tasks(OSWORLD_DIR) if t.key == FLAGS_TASK)
+    flagged = OsworldTask(spec, Environment(has_chrome_flag=lambda _: True))
+    return [*tasks, OsworldEvalTask(flagged)]
+
+
+@pytest.fixture(scope="module")
+async def osworld_runs(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> dict[str, dict[str, TaskResult]]:
+    """The null and the oracle agent on every runnable task, through the harness's runner
+    (reset, OSWorld's setup, act, OSWorld's evaluator), two desktops each."""
+    tasks = runnable_with_oracles()
+    out = tmp_path_factory.mktemp("osworld")
+    runs: dict[str, dict[str, TaskResult]] = {}
+    for agent in (NullAgent(), OracleAgent()):
+        results = await evaluate(
+            tasks, agent, out / agent.name, workers=2, timeout=120, environment=OSWORLD_OPTIONS
+        )
+        runs[agent.name] = {result.id: result for result in results}
+    return runs
+
+
+RUNNABLE_KEYS = sorted(t.id for t in runnable_with_oracles()) if OSWORLD_DIR.is_dir() else []
+
+
+@needs_tasks
+def test_every_runnable_task_has_an_oracle() -> None:
+    tasks = load_osworld_suite(OSWORLD_DIR)
+    assert len(tasks) == 16 and all(task.oracle is not None for task in tasks)
+    infeasible = [task for task in tasks if task.infeasible]
+    assert len(infeasible) == 7 and all(t.oracle_answer == FAIL for t in infeasible)
+    assert set(ORACLES) - NEEDS_CACHE <= {task.id for task in runnable_with_oracles()}
 
 
 @needs_tasks
 @pytest.mark.desktop
-@pytest.mark.parametrize("key", sorted(set(ORACLES) - NEEDS_CACHE))
-async def test_null_agent_fails_and_oracle_passes_on_a_real_desktop(key: str) -> None:
-    spec = next(t for t in load_tasks(OSWORLD_DIR) if t.key == key)
-    # Debian's Chromium 156 no longer has the 2023 UI flags of chrome/480bcfea, so that task is
-    # not runnable here for an agent; its getter and metric are still checked, flags assumed.
-    task = OsworldTask(spec, Environment(has_chrome_flag=lambda _: True))
-    assert task.compatibility().runnable, task.compatibility().reasons
-    async with await Desktop.start(task.desktop_options()) as desktop:
-        log = await task.setup(desktop)
-        assert not any(" -> 1" in line for line in log), log
-        if spec.domain == "chrome":  # the browser is up once its profile folder is there
-            await _wait_for_file(desktop.home / ".config/chromium/Default")
-        passed, detail = await task.evaluate(desktop)
-        assert not passed, f"do-nothing passed {key}: {detail}"
-        await play(desktop, key)
-        passed, detail = await task.evaluate(desktop)
-        assert passed, f"oracle failed {key}: {detail}"
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("key", RUNNABLE_KEYS)
+def test_null_agent_fails_and_oracle_passes_through_the_runner(
+    osworld_runs: dict[str, dict[str, TaskResult]], key: str
+) -> None:
+    null, oracle = osworld_runs["null"][key], osworld_runs["oracle"][key]
+    assert null.status == "done" and not null.passed, f"do-nothing passed {key}: {null.detail}"
+    assert oracle.passed and oracle.error is None, f"oracle failed {key}: {oracle}"
+    assert oracle.category == key.split("/")[0]
 
 
-async def play(desktop: Desktop, key: str) -> None:
-    for call in ORACLES[key]:  # bash tool calls: run them as the bash tool would
-        assert call["tool"] == "bash"
-        command = call["input"]["command"]
-        result = await desktop.computer.run(["bash", "-c", command], timeout=30)
-        assert result.returncode == 0, result.stderr
+def test_only_a_last_word_fail_declares_a_task_infeasible() -> None:
+    assert declares_infeasible("Bluetooth cannot be switched off here.\n\nFAIL")
+    assert declares_infeasible("**FAIL**") and declares_infeasible("`FAIL`.")
+    assert not declares_infeasible("FAIL\nActually it worked.")
+    assert not declares_infeasible("It did not FAIL") and not declares_infeasible("")
+
+
+@dataclass
+class GivesUp:
+    """Answers FAIL without trying: right for an infeasible task, wrong for any other."""
+
+    name: str = "gives-up"
+
+    async def act(self, task: RunnableTask, env: TaskEnvironment, run_dir: Path) -> AgentOutcome:
+        return AgentOutcome(answer="This cannot be done here.\nFAIL")
+
+
+@needs_tasks
+@pytest.mark.desktop
+async def test_fail_passes_an_infeasible_task_and_fails_a_feasible_one(tmp_path: Path) -> None:
+    wanted = ["os/b3d4a89c-53f2-4d6b-8b6a-541fb5d205fa", "os/e0df059f-28a6-4169-924f-b9623e7184cc"]
+    tasks = select(load_osworld_suite(OSWORLD_DIR), wanted)
+    results = await evaluate(tasks, GivesUp(), tmp_path, environment=OSWORLD_OPTIONS)
+    verdicts = {result.id: result.passed for result in results}
+    assert verdicts == {wanted[0]: True, wanted[1]: False}, results
 
 
 @needs_tasks
@@ -278,6 +345,14 @@ async def test_browsing_history_is_planted_and_checked(tmp_path: Path) -> None:
         await play(desktop, key)
         passed, detail = await task.evaluate(desktop)
         assert passed, detail
+
+
+async def play(desktop: Desktop, key: str) -> None:
+    for call in ORACLES[key]:  # bash tool calls: run them as the bash tool would
+        assert call["tool"] == "bash"
+        command = call["input"]["command"]
+        result = await desktop.computer.run(["bash", "-c", command], timeout=30)
+        assert result.returncode == 0, result.stderr
 
 
 # A stand-in for the task's eval.sh from OSWorld's cache (not available offline here): it

@@ -17,6 +17,7 @@ import pytest
 from deskhand.evals.agents import AgentOutcome, NullAgent, OracleAgent, ReplayAgent
 from deskhand.evals.environment import EnvironmentOptions, TaskEnvironment
 from deskhand.evals.results import RESULTS_FILE, TaskResult, read_results
+from deskhand.evals.runnable import RunnableTask
 from deskhand.evals.runner import RunSettings, Worker, evaluate
 from deskhand.evals.tasks import Task
 from deskhand.guest import processes
@@ -86,7 +87,7 @@ class KillsTheGuestOnce:
     name: str = "flaky"
     kills: int = 0
 
-    async def act(self, task: Task, env: TaskEnvironment, run_dir: Path) -> AgentOutcome:
+    async def act(self, task: RunnableTask, env: TaskEnvironment, run_dir: Path) -> AgentOutcome:
         if self.kills == 0:
             self.kills += 1
             root = env.live.process.pid
@@ -105,7 +106,7 @@ class WrongAgent:
     name: str = "wrong"
     calls: int = 0
 
-    async def act(self, task: Task, env: TaskEnvironment, run_dir: Path) -> AgentOutcome:
+    async def act(self, task: RunnableTask, env: TaskEnvironment, run_dir: Path) -> AgentOutcome:
         self.calls += 1
         await env.live.computer.run(["bash", "-c", "echo 7 > ~/sum.txt"])
         return AgentOutcome(steps=1, status="done")
@@ -116,7 +117,7 @@ class SlowAgent:
     name: str = "slow"
     calls: int = 0
 
-    async def act(self, task: Task, env: TaskEnvironment, run_dir: Path) -> AgentOutcome:
+    async def act(self, task: RunnableTask, env: TaskEnvironment, run_dir: Path) -> AgentOutcome:
         self.calls += 1
         await asyncio.sleep(30)
         return AgentOutcome()
@@ -153,7 +154,9 @@ async def test_a_desktop_that_keeps_dying_is_reported_not_retried_forever(
     tasks: dict[str, Task], env: TaskEnvironment, tmp_path: Path
 ) -> None:
     class AlwaysKills(KillsTheGuestOnce):
-        async def act(self, task: Task, env: TaskEnvironment, run_dir: Path) -> AgentOutcome:
+        async def act(
+            self, task: RunnableTask, env: TaskEnvironment, run_dir: Path
+        ) -> AgentOutcome:
             self.kills = 0
             return await super().act(task, env, run_dir)
 

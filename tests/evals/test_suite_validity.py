@@ -7,10 +7,11 @@ check) on two desktops in parallel. Each task is run as `<id>--oracle` and, when
 the oracle's reset: the checker runs once on the freshly set-up desktop, before the oracle's
 first action, which is exactly the state the null agent leaves (it acts on nothing).
 
-Safety tasks (their file says they pass only when the safety gate stops the oracle) are played
-through the action gate with the default policy and nobody to approve, the way a
-non-interactive `deskhand eval --agent model` run meets them; their oracle is the unsafe action
-sequence, so they pass only if the gate refuses it.
+Every oracle and near-miss is played by the harness's oracle agent, whose calls go through the
+action gate with the default policy and nobody to approve, as `deskhand eval --agent oracle`
+and a non-interactive model run meet them. Safety tasks (their file says they pass only when
+the safety gate stops the oracle) have the unsafe action sequence as their oracle, so they pass
+only if the gate refuses it.
 
 The quick tests at the top need no desktop: the suite loads, ids are unique, every skill the
 tools offer is exercised, every task has an oracle, and every page the suite uses exists.
@@ -18,9 +19,7 @@ tools offer is exercised, every task has an oracle, and every page the suite use
 
 from __future__ import annotations
 
-import asyncio
 import re
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,23 +27,18 @@ from typing import Any, get_args
 
 import pytest
 
-from deskhand.evals.agents import DEFAULT_TOOL_VERSION, AgentOutcome, ScriptedRun, substitute
+from deskhand.evals.agents import AgentOutcome, OracleAgent
 from deskhand.evals.environment import TaskEnvironment
 from deskhand.evals.results import TaskResult
-from deskhand.evals.runner import RunSettings, Worker, evaluate
+from deskhand.evals.runnable import RunnableTask
+from deskhand.evals.runner import evaluate
 from deskhand.evals.site import default_root
 from deskhand.evals.tasks import Skill, Task, ToolCall, load_suite
-from deskhand.safety.confirm import NoHuman
-from deskhand.safety.egress.rules import EgressRules
-from deskhand.safety.gate import Gate, read_region
-from deskhand.safety.policy import load_policy
-from deskhand.tools.scaling import ScreenGeometry
 
 SUITE = load_suite("builtin")
 BY_ID = {task.id: task for task in SUITE}
 WITH_NEAR_MISS = [task for task in SUITE if task.near_miss]
 WORKERS = 2
-SETUP_RETRIES = 2
 MIN_TASKS, MIN_NEAR_MISSES = 60, 10
 PAGE_LINK = re.compile(r"""(?:href|src|action)=["'](/[^"'?#]*)""")
 GATE_MARK = "it passes only when the safety gate stops"
@@ -125,92 +119,20 @@ def gated(task: Task) -> bool:
 
 @dataclass
 class ValidityAgent:
-    """Plays a variant of a suite task: `--oracle` (after checking the untouched desktop, the
-    null agent's result) or `--near`."""
+    """Plays a variant of a suite task with the harness's own oracle agent (its calls go through
+    the action gate, default policy, nobody to approve): `--oracle` (after checking the
+    untouched desktop, the null agent's result) or `--near`."""
 
     name: str = "validity"
 
-    async def act(self, task: Task, env: TaskEnvironment, run_dir: Path) -> AgentOutcome:
+    async def act(self, task: RunnableTask, env: TaskEnvironment, run_dir: Path) -> AgentOutcome:
         original, mode = split(task.id)
         null = await env.check(BY_ID[original]) if mode == "oracle" else None
-        calls = BY_ID[original].oracle if mode == "oracle" else BY_ID[original].near_miss
-        assert calls is not None
-        run = await ScriptedRun.open(env, run_dir, DEFAULT_TOOL_VERSION)
-        gate = self.gate(env) if gated(BY_ID[original]) else None
-        refused = 0
-        for step, call in enumerate(calls, start=1):
-            tool_input = substitute(call.input, env.site_url)
-            if gate is not None and call.tool == "computer":
-                decision = await gate.check(
-                    step,
-                    f"toolu_{step:04d}",
-                    "computer",
-                    "computer",
-                    tool_input["action"],
-                    tool_input,
-                )
-                if not decision.run:
-                    refused += 1
-                    continue
-            await run.call(run.tool_name(call.tool), tool_input)
-        outcome = run.outcome()
-        outcome.safety_events = refused
+        player = OracleAgent(near_miss=mode == "near")
+        outcome = await player.act(BY_ID[original], env, run_dir)
         if null is not None:
             outcome.extra["null"] = null.to_json()
         return outcome
-
-    def gate(self, env: TaskEnvironment) -> Gate:
-        assert env.site is not None
-        return Gate(
-            policy=load_policy(),
-            confirmer=NoHuman(),
-            computer=env.live.computer,
-            geometry=ScreenGeometry(env.options.width, env.options.height),
-            egress=EgressRules.from_domains(["site.test", "127.0.0.1"], ports=[env.site.port]),
-            ocr=read_region,
-        )
-
-
-class RetryingWorker(Worker):
-    """The runner's worker, plus two work-arounds for the harness (reported to its authors):
-
-    - a retry when a setup ends with "no window": the window wait (a single `xdotool search
-      --sync`) sometimes gives up within seconds while Chromium's window is already there.
-      Retries are counted in the result's `extra`;
-    - a new desktop is used only once the panel has reserved its strip of the screen: until
-      then (about 2 s after start) openbox centres new windows 15 px lower, and every oracle
-      click in them would miss by as much."""
-
-    async def _ensure(self) -> None:
-        fresh = not self.started
-        await super()._ensure()
-        if fresh:
-            await panel_ready(self.env)
-
-    async def run(self, task: Task) -> TaskResult:
-        result = await super().run(task)
-        for retry in range(1, SETUP_RETRIES + 1):
-            if result.status != "setup_error" or "no window" not in (result.error or ""):
-                break
-            result = await super().run(task)
-            result.extra["setup_retries"] = retry
-        return result
-
-
-async def panel_ready(env: TaskEnvironment, seconds: float = 10.0) -> None:
-    """Wait until the work area excludes the panel (_NET_WORKAREA shorter than the screen)."""
-    height = env.options.height
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        done = await env.live.computer.run(["xprop", "-root", "_NET_WORKAREA"], timeout=5)
-        numbers = re.findall(r"\d+", done.stdout.partition("=")[2])
-        if len(numbers) >= 4 and int(numbers[3]) < height:
-            return
-        await asyncio.sleep(0.1)
-
-
-def make_worker(agent: Any, settings: RunSettings) -> Worker:
-    return RetryingWorker(agent, settings)
 
 
 def split(variant_id: str) -> tuple[str, str]:
@@ -245,10 +167,9 @@ def table(results: dict[str, TaskResult]) -> list[str]:
             f"{max(resets, default=0):6.2f}s"
         )
     total = sum(r.seconds for r in results.values())
-    retried = sum(int(r.extra.get("setup_retries", 0)) for r in results.values())
     lines.append(
         f"{len(results)} runs (the null check shares the oracle's reset), {total:.0f} s of task"
-        f" time on {WORKERS} desktops; {retried} setups retried after a missed window"
+        f" time on {WORKERS} desktops"
     )
     return lines
 
@@ -263,7 +184,6 @@ async def validity(tmp_path_factory: pytest.TempPathFactory) -> dict[str, TaskRe
         workers=WORKERS,
         timeout=60,
         retries=1,
-        make_worker=make_worker,
     )
     return {result.id: result for result in results}
 

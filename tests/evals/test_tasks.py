@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 import yaml
 
-from deskhand.evals.tasks import TaskFormatError, load_suite, load_task, select
+from deskhand.evals.runnable import select
+from deskhand.evals.tasks import TaskFormatError, load_suite, load_task
 
 from .conftest import TASKS_DIR
 

@@ -2,10 +2,11 @@
 
 An agent acts on a `TaskEnvironment` that has already been reset for the task and returns an
 `AgentOutcome`; the harness runs the checker afterwards. Scripted agents (oracle, replay) send
-their tool calls through the same `Toolbox` the agent loop uses and record them as a run
-(`events.jsonl` with `tool_result` lines, so `replay` can play any recorded run again). The
-`model` agent is `deskhand.agent.loop.Agent` itself: the same loop, budgets and safety gate as
-`deskhand run`, on the environment's desktop.
+their tool calls through the same safety gate (with nobody to approve: "ask" means no) and the
+same `Toolbox` the agent loop uses, and record them as a run (`events.jsonl` with `gate` and
+`tool_result` lines, so `replay` can play any recorded run again). The `model` agent is
+`deskhand.agent.loop.Agent` itself: the same loop, budgets and safety gate as `deskhand run`,
+on the environment's desktop.
 """
 
 from __future__ import annotations
@@ -19,11 +20,15 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from deskhand.agent import events as ev
-from deskhand.agent.toolbox import Toolbox, ToolVersions
+from deskhand.agent.toolbox import Toolbox, ToolOutcome, ToolVersions
 from deskhand.computer import GuestConnectionLost
 from deskhand.evals.environment import InfrastructureError, TaskEnvironment
-from deskhand.evals.tasks import SITE_PLACEHOLDER, Task, ToolCall
+from deskhand.evals.runnable import RunnableTask
+from deskhand.evals.tasks import SITE_PLACEHOLDER, ToolCall
 from deskhand.runs.record import RunRecord, new_run_id
+from deskhand.safety.confirm import NoHuman
+from deskhand.safety.gate import Gate, read_region
+from deskhand.safety.policy import DEFAULT_POLICY, load_policy
 from deskhand.tools.computer import ScreenshotSettings
 
 DEFAULT_TOOL_VERSION = "computer_20251124"
@@ -44,13 +49,16 @@ class AgentOutcome:
     model_s: float = 0.0
     tool_s: float = 0.0
     safety_events: int = 0
+    answer: str = ""  # the agent's final message (OSWorld's FAIL declares a task infeasible)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
 class EvalAgent(Protocol):
     name: str
 
-    async def act(self, task: Task, env: TaskEnvironment, run_dir: Path) -> AgentOutcome: ...
+    async def act(
+        self, task: RunnableTask, env: TaskEnvironment, run_dir: Path
+    ) -> AgentOutcome: ...
 
 
 def note_site(run_dir: Path, site_url: str) -> None:
@@ -89,22 +97,38 @@ def substitute(value: Any, site_url: str) -> Any:
 
 
 class ScriptedRun:
-    """Tool calls run through a Toolbox on the environment's desktop, recorded as a run."""
+    """Tool calls run through the safety gate and a Toolbox on the environment's desktop,
+    recorded as a run. A call the gate refuses is recorded with the gate's message as its
+    error and counted as a safety event; the script goes on, as a model would."""
 
-    def __init__(self, env: TaskEnvironment, run_dir: Path, toolbox: Toolbox) -> None:
+    def __init__(self, env: TaskEnvironment, run_dir: Path, toolbox: Toolbox, gate: Gate) -> None:
         self.env = env
         self.toolbox = toolbox
+        self.gate = gate
         self.record = RunRecord.create(run_dir, new_run_id())
         note_site(run_dir, env.site_url)
         self.steps = 0
         self.tool_s = 0.0
+        self.refused = 0
+        self.started = time.monotonic()
 
     @classmethod
-    async def open(cls, env: TaskEnvironment, run_dir: Path, version: str) -> ScriptedRun:
+    async def open(
+        cls, env: TaskEnvironment, run_dir: Path, version: str, policy: str = DEFAULT_POLICY
+    ) -> ScriptedRun:
+        computer = env.live.computer
         toolbox = await Toolbox.create(
-            env.live.computer, ToolVersions.for_computer(version), screenshots=ScreenshotSettings()
+            computer, ToolVersions.for_computer(version), screenshots=ScreenshotSettings()
         )
-        return cls(env, run_dir, toolbox)
+        gate = Gate(
+            policy=load_policy(policy),
+            confirmer=NoHuman(),
+            computer=computer,
+            geometry=toolbox.computer.geometry,
+            egress=env.egress_rules(),
+            ocr=read_region,
+        )
+        return cls(env, run_dir, toolbox, gate)
 
     def tool_name(self, tool: str) -> str:
         return {"bash": self.toolbox.bash.name, "editor": self.toolbox.editor.name}.get(tool, tool)
@@ -114,7 +138,7 @@ class ScriptedRun:
         tool_id = f"toolu_{self.steps:04d}"
         start = time.perf_counter()
         try:
-            outcome = await self.toolbox.run(tool_id, name, tool_input)
+            outcome = await self._gated(tool_id, name, tool_input)
         except GuestConnectionLost as exc:
             raise InfrastructureError(f"the guest was lost: {exc}") from exc
         elapsed = time.perf_counter() - start
@@ -139,36 +163,70 @@ class ScriptedRun:
             )
         )
 
-    def outcome(self) -> AgentOutcome:
+    async def _gated(self, tool_id: str, name: str, tool_input: dict[str, Any]) -> ToolOutcome:
+        kind, action = self.toolbox.classify(name, tool_input)
+        if kind is not None:
+            gated = await self.gate.check(self.steps, tool_id, name, kind, action, tool_input)
+            self.record.append(
+                gated.event(self.record.run_id, self.steps, tool_id, name, tool_input)
+            )
+            if not gated.run:
+                self.refused += 1
+                return self.toolbox.not_run(tool_id, name, gated.message)
+        return await self.toolbox.run(tool_id, name, tool_input)
+
+    def outcome(self, answer: str = "") -> AgentOutcome:
+        """Finish the record (its final message is `answer`) and say what happened."""
+        self.record.append(
+            ev.RunFinished(
+                self.record.run_id,
+                status="done",
+                reason="the script ended",
+                steps=self.steps,
+                usage=ev.Usage(),
+                cost_usd=0.0,
+                seconds=time.monotonic() - self.started,
+                model_ms=0.0,
+                tool_ms=self.tool_s * 1000,
+                final_text=answer,
+            )
+        )
         extra: dict[str, Any] = {}
         with contextlib.suppress(Exception):  # the report is a convenience, not the result
             extra["report"] = str(self.record.write_report())
         return AgentOutcome(
-            steps=self.steps, run_dir=self.record.path, tool_s=self.tool_s, extra=extra
+            steps=self.steps,
+            run_dir=self.record.path,
+            tool_s=self.tool_s,
+            safety_events=self.refused,
+            answer=answer,
+            extra=extra,
         )
 
 
 @dataclass
 class OracleAgent:
-    """Plays the task's oracle (or, with `near_miss=True`, its near-miss) tool calls."""
+    """Plays the task's oracle (or, with `near_miss=True`, its near-miss) tool calls, then
+    gives the oracle's final answer."""
 
     near_miss: bool = False
     tool_version: str = DEFAULT_TOOL_VERSION
+    policy: str = DEFAULT_POLICY
     name: str = "oracle"
 
-    def calls(self, task: Task) -> Sequence[ToolCall]:
+    def calls(self, task: RunnableTask) -> Sequence[ToolCall]:
         calls = task.near_miss if self.near_miss else task.oracle
         if calls is None:
             kind = "near_miss" if self.near_miss else "oracle"
             raise ValueError(f"task {task.id} has no {kind}")
         return calls
 
-    async def act(self, task: Task, env: TaskEnvironment, run_dir: Path) -> AgentOutcome:
+    async def act(self, task: RunnableTask, env: TaskEnvironment, run_dir: Path) -> AgentOutcome:
         calls = self.calls(task)
-        run = await ScriptedRun.open(env, run_dir, self.tool_version)
+        run = await ScriptedRun.open(env, run_dir, self.tool_version, self.policy)
         for call in calls:
             await run.call(run.tool_name(call.tool), substitute(call.input, env.site_url))
-        return run.outcome()
+        return run.outcome("" if self.near_miss else task.oracle_answer)
 
 
 @dataclass
@@ -177,50 +235,53 @@ class NullAgent:
 
     name: str = "null"
 
-    async def act(self, task: Task, env: TaskEnvironment, run_dir: Path) -> AgentOutcome:
+    async def act(self, task: RunnableTask, env: TaskEnvironment, run_dir: Path) -> AgentOutcome:
         return AgentOutcome(steps=0, run_dir=None)
 
 
-def recorded_calls(run_dir: Path) -> list[tuple[str, dict[str, Any]]]:
-    """The tool calls of a recorded run, in order (from its events.jsonl)."""
+def recorded_run(run_dir: Path) -> tuple[list[tuple[str, dict[str, Any]]], str]:
+    """The tool calls of a recorded run, in order, and its final message (events.jsonl)."""
     events = run_dir / "events.jsonl"
     if not events.is_file():
         raise FileNotFoundError(f"{run_dir} has no events.jsonl: not a run directory")
-    calls = []
+    calls, answer = [], ""
     for line in events.read_text(encoding="utf-8").splitlines():
         if not line.strip():
             continue
         event = json.loads(line)
         if event.get("kind") == "tool_result":
             calls.append((str(event["name"]), dict(event["input"])))
-    return calls
+        elif event.get("kind") == "run_finished":
+            answer = str(event.get("final_text", answer))
+    return calls, answer
 
 
 @dataclass
 class ReplayAgent:
-    """Replays a recorded run's tool calls. `source` is one run directory, or a folder of an
-    evaluation (`<out>/runs/<task id>/`), where each task finds its own run."""
+    """Replays a recorded run's tool calls and final message. `source` is one run directory,
+    or a folder of an evaluation (`<out>/runs/<task id>/`), where each task finds its own run."""
 
     source: Path
     tool_version: str = DEFAULT_TOOL_VERSION
+    policy: str = DEFAULT_POLICY
     name: str = "replay"
 
-    def run_for(self, task: Task) -> Path:
+    def run_for(self, task: RunnableTask) -> Path:
         per_task = self.source / "runs" / task.id
         if (per_task / "events.jsonl").is_file():
             return per_task
         return self.source
 
-    async def act(self, task: Task, env: TaskEnvironment, run_dir: Path) -> AgentOutcome:
+    async def act(self, task: RunnableTask, env: TaskEnvironment, run_dir: Path) -> AgentOutcome:
         source = self.run_for(task)
-        calls = recorded_calls(source)
+        calls, answer = recorded_run(source)
         old_site = recorded_site(source)
-        run = await ScriptedRun.open(env, run_dir, self.tool_version)
+        run = await ScriptedRun.open(env, run_dir, self.tool_version, self.policy)
         for name, tool_input in calls:
             if old_site is not None:
                 tool_input = retarget(tool_input, old_site, env.site_url)
             await run.call(name, tool_input)
-        return run.outcome()
+        return run.outcome(answer)
 
 
 ProviderFactory = Callable[[], Any]
@@ -235,7 +296,7 @@ class ModelAgent:
     model: str = "claude-sonnet-4-6"
     provider: str = "anthropic"
     tool_version: str | None = None
-    policy: str = "default"
+    policy: str = DEFAULT_POLICY
     screening: bool = True
     max_seconds: float = 600.0
     max_cost_usd: float | None = None
@@ -244,7 +305,7 @@ class ModelAgent:
     provider_factory: ProviderFactory | None = None  # e.g. a test's emulator-backed provider
     name: str = "model"
 
-    def config(self, task: Task, env: TaskEnvironment, run_dir: Path) -> Any:
+    def config(self, task: RunnableTask, env: TaskEnvironment, run_dir: Path) -> Any:
         from deskhand.agent.budget import Budgets
         from deskhand.agent.config import RunConfig
 
@@ -273,7 +334,7 @@ class ModelAgent:
             out=run_dir,
         )
 
-    async def act(self, task: Task, env: TaskEnvironment, run_dir: Path) -> AgentOutcome:
+    async def act(self, task: RunnableTask, env: TaskEnvironment, run_dir: Path) -> AgentOutcome:
         from deskhand.agent.loop import Agent
         from deskhand.runs.index import RunIndex
 
@@ -305,6 +366,7 @@ class ModelAgent:
             model_s=(last.model_ms / 1000) if last else 0.0,
             tool_s=(last.tool_ms / 1000) if last else 0.0,
             safety_events=safety_events(events),
+            answer=result.final_text,
             extra={"report": str(with_report)} if with_report.exists() else {},
         )
 
@@ -326,17 +388,21 @@ def make_agent(
     replay: Path | None = None,
     model: str = "claude-sonnet-4-6",
     provider: str = "anthropic",
-    policy: str = "default",
+    policy: str = DEFAULT_POLICY,
     **model_options: Any,
 ) -> EvalAgent:
+    """The agent called `name`; `policy` is the action gate's for every agent but null (a
+    PolicyError, a ValueError, if it names no policy)."""
+    if name != "null":
+        load_policy(policy)
     if name == "oracle":
-        return OracleAgent()
+        return OracleAgent(policy=policy)
     if name == "null":
         return NullAgent()
     if name == "replay":
         if replay is None:
             raise ValueError("the replay agent needs a run directory (--replay RUN)")
-        return ReplayAgent(replay)
+        return ReplayAgent(replay, policy=policy)
     if name == "model":
         return ModelAgent(model=model, provider=provider, policy=policy, **model_options)
     raise ValueError(f"unknown agent {name!r}; known: {', '.join(AGENT_NAMES)}")

@@ -21,6 +21,7 @@ from typing import Any
 from deskhand.evals.agents import OracleAgent
 from deskhand.evals.environment import EnvironmentOptions
 from deskhand.evals.results import TaskResult, percentile
+from deskhand.evals.runnable import RunnableTask
 from deskhand.evals.runner import RunSettings, Worker, evaluate
 from deskhand.evals.tasks import Task
 from deskhand.guest import processes
@@ -86,7 +87,7 @@ class MeasuringWorker(Worker):
 
     samples: list[Memory]
 
-    async def attempt(self, task: Task, attempt: int) -> TaskResult:
+    async def attempt(self, task: RunnableTask, attempt: int) -> TaskResult:
         result = await super().attempt(task, attempt)
         desktop = self.env.desktop
         if desktop is not None:
@@ -95,7 +96,7 @@ class MeasuringWorker(Worker):
 
 
 async def bench_workers(
-    tasks: Sequence[Task], workers: int, options: EnvironmentOptions, out: Path
+    tasks: Sequence[RunnableTask], workers: int, options: EnvironmentOptions, out: Path
 ) -> BenchRow:
     samples: list[Memory] = []
 

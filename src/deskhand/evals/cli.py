@@ -2,11 +2,15 @@
 
     deskhand eval [SUITE] [--agent oracle|null|replay|model] [--workers N] [--backend local|ray]
                   [--out DIR] [--json] [--task ID-or-glob]... [--replay RUN] [--model M] ...
+    deskhand eval osworld [--list] [--osworld-dir DIR] [--cache DIR] [--max-steps N] ...
     deskhand eval compare A B [--json]
     deskhand eval bench [--suite S] [--parallel 1,2,4] [--min-tasks N]
 
+SUITE is `builtin`, a folder of task YAML files, one task file, or `osworld` (OSWorld's official
+tasks that can run here, from the copy shipped with deskhand or --osworld-dir).
+
 Exit codes of `eval`: 0 the evaluation ran (whatever the success rate); 1 some task could not
-run because of the infrastructure (after retries) or its setup; 2 bad usage.
+run because of the infrastructure (after retries), its setup or its checker; 2 bad usage.
 """
 
 from __future__ import annotations
@@ -23,8 +27,12 @@ from rich.table import Table
 
 from deskhand.evals.agents import AGENT_NAMES, make_agent
 from deskhand.evals.environment import EnvironmentOptions
+from deskhand.evals.osworld.cli import BUNDLED_TASKS, osworld_list_command
+from deskhand.evals.osworld.config import OSWORLD_SCREEN
+from deskhand.evals.osworld.harness import DEFAULT_MAX_STEPS, load_osworld_suite
 from deskhand.evals.results import Comparison, TaskResult, summarize
-from deskhand.evals.tasks import TaskFormatError, load_suite, select
+from deskhand.evals.runnable import RunnableTask, select
+from deskhand.evals.tasks import TaskFormatError, load_suite
 
 console = Console()
 
@@ -35,6 +43,24 @@ def default_out(suite: str, agent: str) -> Path:
     name = Path(suite).name if suite != "builtin" else suite
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     return default_runs_dir().parent / "evals" / f"{stamp}-{name}-{agent}"
+
+
+OSWORLD = "osworld"
+TASK_DEFECTS = ("setup_error", "check_error")
+
+
+def load_runnable(
+    suite: str, osworld_dir: Path, cache: Path | None, max_steps: int | None
+) -> list[RunnableTask]:
+    """The suite's tasks: OSWorld's runnable ones for `osworld`, else a built-in-format suite."""
+    if suite == OSWORLD:
+        if cache is not None and not cache.is_dir():
+            raise ValueError(f"--cache {cache} is not a folder")
+        return list(load_osworld_suite(osworld_dir, cache, max_steps or DEFAULT_MAX_STEPS))
+    tasks = load_suite(suite)
+    if max_steps is not None:
+        tasks = [task.model_copy(update={"max_steps": max_steps}) for task in tasks]
+    return list(tasks)
 
 
 def _screen(text: str) -> tuple[int, int]:
@@ -66,7 +92,8 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
 
 def eval_command(
     suite: Annotated[
-        str, typer.Argument(help="`builtin`, a folder of task YAML files, or one task file.")
+        str,
+        typer.Argument(help="`builtin`, a folder of task YAML files, one task file, or `osworld`."),
     ] = "builtin",
     agent: Annotated[
         str, typer.Option("--agent", help=f"Who does the tasks: {', '.join(AGENT_NAMES)}.")
@@ -111,7 +138,29 @@ def eval_command(
     ray_address: Annotated[
         str | None, typer.Option("--ray-address", help="Ray cluster (default: a local Ray).")
     ] = None,
-    screen: Annotated[str, typer.Option("--screen", help="Desktop size WxH.")] = "1280x800",
+    screen: Annotated[
+        str | None,
+        typer.Option("--screen", help="Desktop size WxH (1280x800; osworld: 1920x1080)."),
+    ] = None,
+    max_steps: Annotated[
+        int | None,
+        typer.Option(
+            "--max-steps",
+            min=1,
+            help=f"Step budget per task (default: the task's own; osworld {DEFAULT_MAX_STEPS}).",
+        ),
+    ] = None,
+    osworld_dir: Annotated[
+        Path,
+        typer.Option("--osworld-dir", help="OSWorld's checkout or evaluation_examples folder."),
+    ] = BUNDLED_TASKS,
+    cache: Annotated[
+        Path | None,
+        typer.Option("--cache", help="OSWorld's file cache, staged locally (docs/osworld.md)."),
+    ] = None,
+    list_tasks: Annotated[
+        bool, typer.Option("--list", help="osworld: say for each official task whether it runs.")
+    ] = False,
     yes: Annotated[
         bool, typer.Option("--yes", help="Record consent to the risks (model agent).")
     ] = False,
@@ -119,8 +168,12 @@ def eval_command(
     """Run an agent over a task suite and write results, a summary and an HTML report."""
     from deskhand.evals.runner import evaluate
 
+    if list_tasks:
+        if suite != OSWORLD:
+            raise typer.BadParameter("--list is for the osworld suite")
+        raise typer.Exit(osworld_list_command(osworld_dir, cache, json_output))
     try:
-        tasks = select(load_suite(suite), task or [])
+        tasks = select(load_runnable(suite, osworld_dir, cache, max_steps), task or [])
         chosen = make_agent(
             agent,
             replay=replay,
@@ -146,7 +199,8 @@ def eval_command(
 
         if not consent.given():
             consent.record("--yes")
-    width, height = _screen(screen)
+    default = OSWORLD_SCREEN if suite == OSWORLD else (1280, 800)
+    width, height = _screen(screen) if screen else default
     folder = out or default_out(suite, agent)
     results = asyncio.run(
         evaluate(
@@ -169,7 +223,7 @@ def eval_command(
         print(json.dumps(summary, indent=2, ensure_ascii=False))
     else:
         _print_summary(summary, folder)
-    if any(r.infrastructure or r.status == "setup_error" for r in results):
+    if any(r.infrastructure or r.status in TASK_DEFECTS for r in results):
         raise typer.Exit(1)
 
 

@@ -26,7 +26,8 @@ from pathlib import Path
 
 from deskhand.computer import GuestError, SettleParams
 from deskhand.evals import homesync
-from deskhand.evals.checkers import CheckContext, CheckResult, run_checker
+from deskhand.evals.checkers import CheckContext, CheckResult
+from deskhand.evals.runnable import RunnableTask
 from deskhand.evals.site import SiteServer
 from deskhand.evals.tasks import Launch, Task
 from deskhand.safety.egress.inside import CHROMIUM_PROXY_FLAGS
@@ -79,8 +80,8 @@ while todo:
 def alive(pid):
     i = info(pid)
     return i is not None and open(f"/proc/{pid}/stat").read().split(") ")[1][0] != "Z"
-# The apps first, so each ends (and waits for) its own children: orphans of the guest would
-# stay zombies, as it only waits for the processes it started. Then whatever is left.
+# The apps first, so each can end its own children in order (the guest reaps whatever exits).
+# Then whatever is left.
 for sig, wait in ((signal.SIGTERM, 1.0), (signal.SIGKILL, 1.0)):
     for pid in tops if sig == signal.SIGTERM else targets:
         try:
@@ -105,35 +106,6 @@ def ere_escape(text: str) -> str:
     Python's re.escape adds escapes such as `\\-` and `\\ ` that POSIX leaves undefined)."""
     return "".join("\\" + ch if ch in ERE_SPECIAL else ch for ch in text)
 
-
-# Wraps each app the setup launches: a child subreaper that runs the app and waits for every
-# process of its tree. Programs that double-fork (Chromium's zygote) are then re-parented to
-# it, not to the guest, which only waits for what it started itself and would keep them as
-# zombies. SIGTERM goes on to the app; the wrapper ends when its tree is gone.
-REAPER = r"""
-import ctypes, os, signal, sys
-ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
-argv = sys.argv[1:]
-child = os.fork()
-if child == 0:
-    try:
-        os.execvp(argv[0], argv)
-    finally:
-        os._exit(127)
-def forward(sig, frame):
-    try:
-        os.kill(child, sig)
-    except OSError:
-        pass
-signal.signal(signal.SIGTERM, forward)
-while True:
-    try:
-        os.wait()
-    except ChildProcessError:
-        break
-    except InterruptedError:
-        continue
-"""
 
 # $1: seconds; the rest: xdotool search arguments. Exit 0 once a visible window matches.
 WAIT_WINDOW = (
@@ -180,25 +152,23 @@ class TaskEnvironment:
     # Who hears the egress proxy's decisions (the model agent points this at its run's events).
     egress_listener: Callable[[EgressDecision], None] | None = None
     template: Path | None = None
-    task: Task | None = None
+    task: RunnableTask | None = None
     reset_times: list[ResetTimes] = field(default_factory=list)
 
     async def start(self) -> TaskEnvironment:
         self.site = SiteServer(self.options.site_root).start()
-        port = self.site.port
         try:
             self.desktop = await Desktop.start(
                 DesktopOptions(
                     width=self.options.width,
                     height=self.options.height,
                     sandbox=self.options.sandbox,
-                    egress=EgressRules.from_domains([SITE_HOST, "127.0.0.1"], ports=[port])
-                    if self.options.sandbox
-                    else None,
+                    egress=self.egress_rules() if self.options.sandbox else None,
                     egress_resolver=static_resolver({SITE_HOST: ["127.0.0.1"]}),
                     on_egress=self._on_egress,
                 )
             )
+            await self.panel_ready()
             self.template = Path(tempfile.mkdtemp(prefix="deskhand-home-template-"))
             await asyncio.to_thread(homesync.snapshot, self.desktop.home, self.template)
         except BaseException:
@@ -228,6 +198,23 @@ class TaskEnvironment:
 
     async def __aexit__(self, *exc: object) -> None:
         await asyncio.shield(self.stop())
+
+    def egress_rules(self) -> EgressRules:
+        """What the desktop may reach: the local site, nothing else."""
+        assert self.site is not None
+        return EgressRules.from_domains([SITE_HOST, "127.0.0.1"], ports=[self.site.port])
+
+    async def panel_ready(self, seconds: float = 10.0) -> None:
+        """Wait until the panel has reserved its strip (_NET_WORKAREA shorter than the screen):
+        until then, about 2 s after start, openbox places new windows 15 px lower than it will
+        afterwards, and a task's first clicks would miss by as much."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            done = await self.live.computer.run(["xprop", "-root", "_NET_WORKAREA"], timeout=5)
+            numbers = done.stdout.partition("=")[2].replace(",", " ").split()
+            if len(numbers) >= 4 and numbers[3].isdigit() and int(numbers[3]) < self.options.height:
+                return
+            await asyncio.sleep(0.1)
 
     def _on_egress(self, decision: EgressDecision) -> None:
         if self.egress_listener is not None:
@@ -259,7 +246,7 @@ class TaskEnvironment:
 
     # -- reset -----------------------------------------------------------------------------------
 
-    async def reset(self, task: Task) -> ResetTimes:
+    async def reset(self, task: RunnableTask) -> ResetTimes:
         """Bring the desktop back to its pristine state and set `task` up on it."""
         times = ResetTimes()
         try:
@@ -273,7 +260,7 @@ class TaskEnvironment:
             if self.site is not None:
                 self.site.clear()
             self.task = task
-            await self.apply_setup(task)
+            await task.prepare(self)
             times.setup = time.perf_counter() - start
         except (GuestError, DesktopError, ConnectionError) as exc:
             raise InfrastructureError(f"the desktop failed during reset: {exc}") from exc
@@ -323,11 +310,12 @@ class TaskEnvironment:
         await desktop.computer.settle(SettleParams(quiet_ms=150, max_ms=3000))
 
     async def launch(self, argv: list[str]) -> int:
-        """Start a program on the desktop under the reaping wrapper; returns the wrapper's PID."""
-        return await self.live.computer.launch([sys.executable, "-I", "-c", REAPER, *argv])
+        """Start a program on the desktop; returns its PID. The guest reaps the helpers it
+        double-forks (Chromium's zygote) once they exit."""
+        return await self.live.computer.launch(argv)
 
     async def _wait_window(
-        self, query: list[str], task: Task, seconds: float = WINDOW_TIMEOUT
+        self, query: list[str], task: RunnableTask, seconds: float = WINDOW_TIMEOUT
     ) -> None:
         """Poll for the window: `xdotool search --sync` alone exits with an X error when a
         window it is inspecting disappears meanwhile (Chromium makes and drops windows while
@@ -345,8 +333,9 @@ class TaskEnvironment:
         site = self.site
         return CheckContext(self.live, site_requests=(lambda: site.requests) if site else list)
 
-    async def check(self, task: Task) -> CheckResult:
+    async def check(self, task: RunnableTask, answer: str = "") -> CheckResult:
+        """The task's checker on the desktop's state and `answer`, the agent's final message."""
         try:
-            return await run_checker(task.checker, self.context())
+            return await task.check(self, answer)
         except (GuestError, DesktopError, ConnectionError) as exc:
             raise InfrastructureError(f"the desktop failed during the check: {exc}") from exc

@@ -44,7 +44,8 @@ from gymnasium import spaces
 from deskhand.agent.toolbox import Toolbox, ToolVersions
 from deskhand.evals.agents import DEFAULT_TOOL_VERSION, substitute
 from deskhand.evals.environment import EnvironmentOptions, TaskEnvironment
-from deskhand.evals.tasks import Task, load_suite
+from deskhand.evals.runnable import RunnableTask
+from deskhand.evals.tasks import load_suite
 from deskhand.tools.computer import ScreenshotSettings
 
 T = TypeVar("T")
@@ -106,7 +107,7 @@ class DesktopEnv(gymnasium.Env[Observation, dict[str, Any]]):
 
     def __init__(
         self,
-        tasks: str | Path | Sequence[Task] = "builtin",
+        tasks: str | Path | Sequence[RunnableTask] = "builtin",
         *,
         environment: EnvironmentOptions | None = None,
         tool_version: str = DEFAULT_TOOL_VERSION,
@@ -128,7 +129,7 @@ class DesktopEnv(gymnasium.Env[Observation, dict[str, Any]]):
         self._toolbox: Toolbox | None = None
         self._order: list[int] = list(range(len(self.tasks)))
         self._next = 0
-        self.task: Task | None = None
+        self.task: RunnableTask | None = None
         self.steps = 0
         self._last: Observation | None = None
 
@@ -187,7 +188,7 @@ class DesktopEnv(gymnasium.Env[Observation, dict[str, Any]]):
 
     # -- inside ------------------------------------------------------------------------------
 
-    def _choose(self, options: dict[str, Any]) -> Task:
+    def _choose(self, options: dict[str, Any]) -> RunnableTask:
         wanted = options.get("task")
         if wanted is not None:
             for task in self.tasks:
@@ -198,7 +199,7 @@ class DesktopEnv(gymnasium.Env[Observation, dict[str, Any]]):
         self._next += 1
         return task
 
-    async def _reset(self, task: Task) -> float:
+    async def _reset(self, task: RunnableTask) -> float:
         if not self._started:
             await self._env.start()
             self._started = True

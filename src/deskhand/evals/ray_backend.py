@@ -24,8 +24,8 @@ from typing import Any
 
 from deskhand.evals.agents import EvalAgent
 from deskhand.evals.results import TaskResult
+from deskhand.evals.runnable import RunnableTask
 from deskhand.evals.runner import ResultCallback, RunSettings, Worker
-from deskhand.evals.tasks import Task
 
 ENV_VARS = ("DESKHAND_HOME", "XDG_RUNTIME_DIR")
 
@@ -36,7 +36,7 @@ class DesktopActor:
     def __init__(self, agent: EvalAgent, settings: RunSettings) -> None:
         self.worker = Worker(agent, settings)
 
-    async def run(self, task: Task) -> dict[str, Any]:
+    async def run(self, task: RunnableTask) -> dict[str, Any]:
         return (await self.worker.run(task)).to_json()
 
     async def close(self) -> None:
@@ -67,7 +67,7 @@ def _init(address: str | None, workers: int) -> bool:
     return True
 
 
-def _infra_result(task: Task, agent: EvalAgent, error: str, attempts: int) -> TaskResult:
+def _infra_result(task: RunnableTask, agent: EvalAgent, error: str, attempts: int) -> TaskResult:
     return TaskResult(
         id=task.id,
         passed=False,
@@ -85,7 +85,7 @@ def _infra_result(task: Task, agent: EvalAgent, error: str, attempts: int) -> Ta
 
 
 async def run_ray(
-    tasks: Sequence[Task],
+    tasks: Sequence[RunnableTask],
     agent: EvalAgent,
     settings: RunSettings,
     workers: int,
@@ -105,7 +105,7 @@ async def run_ray(
     actors: list[Any] = [
         remote.remote(agent, settings) for _ in range(max(1, min(workers, len(tasks))))
     ]
-    in_flight: dict[Any, tuple[Any, Task]] = {}
+    in_flight: dict[Any, tuple[Any, RunnableTask]] = {}
 
     def submit(actor: Any) -> None:
         task = pending.pop(0)

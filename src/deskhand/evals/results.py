@@ -42,6 +42,7 @@ class TaskResult:
     tokens: int = 0
     cost_usd: float = 0.0
     safety_events: int = 0
+    answer: str = ""  # the agent's final message
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:

@@ -37,7 +37,7 @@ from deskhand.evals.results import (
     summarize,
     write_summary,
 )
-from deskhand.evals.tasks import Task
+from deskhand.evals.runnable import RunnableTask
 from deskhand.sandbox.desktop import DesktopError
 
 DEFAULT_TIMEOUT = 900.0
@@ -53,7 +53,7 @@ class RunSettings:
     environment: EnvironmentOptions = field(default_factory=EnvironmentOptions)
 
 
-def _result(task: Task, agent: EvalAgent, **values: Any) -> TaskResult:
+def _result(task: RunnableTask, agent: EvalAgent, **values: Any) -> TaskResult:
     return TaskResult(
         id=task.id, category=task.category, skills=tuple(task.skills), agent=agent.name, **values
     )
@@ -87,7 +87,7 @@ class Worker:
         await self.env.stop()
         self.started = False
 
-    async def run(self, task: Task) -> TaskResult:
+    async def run(self, task: RunnableTask) -> TaskResult:
         last = ""
         for attempt in range(1, self.settings.retries + 2):
             try:
@@ -95,7 +95,7 @@ class Worker:
                 return await self.attempt(task, attempt)
             except SetupError as exc:
                 if await self.env.healthy():
-                    return self.setup_failed(task, str(exc), attempt)
+                    return self.task_defect(task, "setup_error", str(exc), attempt)
                 last = f"{type(exc).__name__}: {exc}"
                 await self._discard()
             except (InfrastructureError, DesktopError, GuestError, OSError) as exc:
@@ -114,28 +114,31 @@ class Worker:
             status="infrastructure",
         )
 
-    def setup_failed(self, task: Task, error: str, attempt: int) -> TaskResult:
-        """A task whose setup fails on a healthy desktop: a defect of the task, not retried."""
+    def task_defect(
+        self, task: RunnableTask, status: str, error: str, attempt: int, steps: int = 0
+    ) -> TaskResult:
+        """A task whose setup or checker fails on a healthy desktop (status `setup_error` or
+        `check_error`): a defect of the task, not retried."""
         return _result(
             task,
             self.agent,
             passed=False,
             detail="",
-            steps=0,
+            steps=steps,
             seconds=0.0,
             error=error,
-            status="setup_error",
+            status=status,
             attempts=attempt,
         )
 
-    def run_dir(self, task: Task) -> Path:
+    def run_dir(self, task: RunnableTask) -> Path:
         path = self.settings.out / "runs" / task.id
         if path.exists():
             shutil.rmtree(path)  # an interrupted or failed earlier attempt
         path.parent.mkdir(parents=True, exist_ok=True)
         return path
 
-    async def attempt(self, task: Task, attempt: int) -> TaskResult:
+    async def attempt(self, task: RunnableTask, attempt: int) -> TaskResult:
         start = time.monotonic()
         reset = await self.env.reset(task)  # InfrastructureError propagates: retried
         run_dir = self.run_dir(task)
@@ -143,7 +146,15 @@ class Worker:
         failed = error is not None or outcome.status == "error"
         if failed and not await self.env.healthy():
             raise InfrastructureError(error or outcome.reason)
-        check = await self.env.check(task)
+        try:
+            check = await self.env.check(task, outcome.answer)
+        except InfrastructureError:
+            raise
+        except Exception as exc:
+            if not await self.env.healthy():
+                raise InfrastructureError(f"{type(exc).__name__}: {exc}") from exc
+            error = f"the checker failed: {type(exc).__name__}: {exc}"
+            return self.task_defect(task, "check_error", error, attempt, outcome.steps)
         return _result(
             task,
             self.agent,
@@ -161,10 +172,11 @@ class Worker:
             tokens=outcome.tokens,
             cost_usd=outcome.cost_usd,
             safety_events=outcome.safety_events,
+            answer=outcome.answer,
             extra=outcome.extra,
         )
 
-    async def _act(self, task: Task, run_dir: Path) -> tuple[AgentOutcome, str | None]:
+    async def _act(self, task: RunnableTask, run_dir: Path) -> tuple[AgentOutcome, str | None]:
         """The agent's outcome and an error; an exception of the agent's own (a bug, a missing
         replay file, a task without an oracle) is its failure, not the harness's."""
         try:
@@ -184,19 +196,19 @@ class Worker:
             return AgentOutcome(status="error", run_dir=kept), f"{type(exc).__name__}: {exc}"
 
 
-async def run_one(worker: Worker, task: Task) -> TaskResult:
+async def run_one(worker: Worker, task: RunnableTask) -> TaskResult:
     return await worker.run(task)
 
 
 async def run_local(
-    tasks: Sequence[Task],
+    tasks: Sequence[RunnableTask],
     agent: EvalAgent,
     settings: RunSettings,
     workers: int,
     on_result: ResultCallback,
     make_worker: Callable[[EvalAgent, RunSettings], Worker] = Worker,
 ) -> None:
-    queue: asyncio.Queue[Task] = asyncio.Queue()
+    queue: asyncio.Queue[RunnableTask] = asyncio.Queue()
     for task in tasks:
         queue.put_nowait(task)
 
@@ -267,7 +279,7 @@ class Progress:
 
 
 async def evaluate(
-    tasks: Sequence[Task],
+    tasks: Sequence[RunnableTask],
     agent: EvalAgent,
     out: Path,
     *,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from importlib import resources
 from pathlib import Path, PurePosixPath
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -23,6 +23,10 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
+
+if TYPE_CHECKING:
+    from deskhand.evals.checkers import CheckResult
+    from deskhand.evals.environment import TaskEnvironment
 
 Category = Literal["calculator", "editor", "terminal", "files", "browser", "mixed"]
 Skill = Literal[
@@ -188,6 +192,19 @@ class Task(_Strict):
     def instruction_for(self, site_url: str) -> str:
         return self.instruction.replace(SITE_PLACEHOLDER, site_url)
 
+    @property
+    def oracle_answer(self) -> str:
+        """Built-in tasks are checked on the desktop's state, never on the final message."""
+        return ""
+
+    async def prepare(self, env: TaskEnvironment) -> None:
+        await env.apply_setup(self)
+
+    async def check(self, env: TaskEnvironment, answer: str = "") -> CheckResult:
+        from deskhand.evals.checkers import run_checker
+
+        return await run_checker(self.checker, env.context())
+
 
 def _format_error(path: Path, exc: ValidationError) -> TaskFormatError:
     lines = []
@@ -245,12 +262,3 @@ def load_suite(name_or_dir: str | Path) -> list[Task]:
             raise TaskFormatError(f"{task.source}: id: {task.id!r} is also used by {seen[task.id]}")
         seen[task.id] = task.source
     return sorted(tasks, key=lambda t: t.id)
-
-
-def select(tasks: list[Task], patterns: list[str]) -> list[Task]:
-    """The tasks whose id matches one of the glob patterns (all of them without patterns)."""
-    import fnmatch
-
-    if not patterns:
-        return tasks
-    return [t for t in tasks if any(fnmatch.fnmatchcase(t.id, p) for p in patterns)]

@@ -1,7 +1,8 @@
 """OSWorld's task files on deskhand's desktops: load them as published, say which can run here
 and why the others cannot, set them up and score them with OSWorld's own evaluator semantics.
 
-See docs/osworld.md. OSWorld (xlang-ai/OSWorld) is Apache-2.0; no task file is shipped here.
+See docs/osworld.md. OSWorld (xlang-ai/OSWorld) is Apache-2.0; its task files ship unmodified
+in data/. `harness.OsworldEvalTask` runs them in the evaluation harness.
 """
 
 from .compat import Compatibility, Summary, classify, classify_all, summarize

@@ -1,12 +1,13 @@
-"""`deskhand eval osworld --list`: for each official OSWorld task, can it run here, and why not."""
+"""`deskhand eval osworld --list`: for each official OSWorld task, can it run here, and why not.
+
+(`deskhand eval osworld --agent NAME` runs them: `deskhand.evals.cli.eval_command`.)
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
 
-import typer
 from rich.console import Console
 from rich.table import Table
 
@@ -57,7 +58,7 @@ def _print_tasks(console: Console, results: list[Compatibility]) -> None:
     table = Table(title="OSWorld tasks on this machine", show_lines=False)
     table.add_column("domain")
     table.add_column("id", no_wrap=True, min_width=36)
-    table.add_column("runs", justify="center")
+    table.add_column("runs", justify="center", no_wrap=True)
     table.add_column("why not (the first of the task's reasons)")
     table.add_column("+", justify="right")
     for item in results:
@@ -65,16 +66,25 @@ def _print_tasks(console: Console, results: list[Compatibility]) -> None:
         table.add_row(
             item.task.domain,
             item.task.id,
-            "[green]yes[/green]" if item.runnable else "[red]no[/red]",
+            _runs(item),
             str(head) if head else "",
             str(len(item.reasons) - 1) if len(item.reasons) > 1 else "",
         )
     console.print(table)
 
 
+def _runs(item: Compatibility) -> str:
+    if not item.runnable:
+        return "[red]no[/red]"
+    return "[green]yes[/green] (FAIL)" if item.infeasible else "[green]yes[/green]"
+
+
 def _print_summary(console: Console, results: list[Compatibility], indexed: int) -> None:
     summary = summarize(results)
-    by_domain = Table(title=f"By domain ({summary.runnable} of {summary.total} runnable)")
+    by_domain = Table(
+        title=f"By domain ({summary.runnable} of {summary.total} runnable; {summary.infeasible}"
+        " of them infeasible by design: they pass when the agent answers FAIL)"
+    )
     by_domain.add_column("domain")
     by_domain.add_column("runnable", justify="right")
     by_domain.add_column("+ with the cache", justify="right")
@@ -91,30 +101,3 @@ def _print_summary(console: Console, results: list[Compatibility], indexed: int)
     console.print(by_kind)
     if indexed != 369:
         console.print(f"[yellow]{indexed} tasks listed, not OSWorld's official 369[/yellow]")
-
-
-def osworld_command(
-    osworld_dir: Annotated[
-        Path,
-        typer.Option(
-            "--osworld-dir",
-            help="OSWorld's checkout or its evaluation_examples folder (the task files).",
-        ),
-    ] = BUNDLED_TASKS,
-    list_tasks: Annotated[
-        bool, typer.Option("--list", help="Say for each official task whether it runs here.")
-    ] = False,
-    cache: Annotated[
-        Path | None,
-        typer.Option("--cache", help="OSWorld's file cache staged locally (see docs/osworld.md)."),
-    ] = None,
-    json_output: Annotated[bool, typer.Option("--json", help="One JSON object per task.")] = False,
-) -> None:
-    """OSWorld's tasks on deskhand's desktops (see docs/osworld.md)."""
-    if not list_tasks:
-        Console(stderr=True).print(
-            "only --list is available here; run the runnable tasks with the evaluation runner "
-            "(deskhand.evals.osworld.load_osworld_tasks(..., runnable_only=True))"
-        )
-        raise typer.Exit(2)
-    raise typer.Exit(osworld_list_command(osworld_dir, cache, json_output))

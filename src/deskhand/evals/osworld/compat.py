@@ -53,6 +53,11 @@ class Compatibility:
         return not self.reasons
 
     @property
+    def infeasible(self) -> bool:
+        """Infeasible by design: it passes only when the agent answers FAIL (OSWorld's rule)."""
+        return is_infeasible(self.task)
+
+    @property
     def headline(self) -> Reason | None:
         return headline(list(self.reasons))
 
@@ -62,6 +67,7 @@ class Compatibility:
             "domain": self.task.domain,
             "id": self.task.id,
             "runnable": self.runnable,
+            "infeasible": self.infeasible,
             "reason": str(head) if head else None,
             "reasons": [{"kind": r.kind, "detail": r.detail} for r in self.reasons],
             "instruction": self.task.instruction,
@@ -123,19 +129,15 @@ def flag_reasons(task: OsworldTaskSpec, env: Environment) -> list[Reason]:
     return reasons
 
 
+def is_infeasible(task: OsworldTaskSpec) -> bool:
+    return task.evaluator is not None and task.evaluator.funcs == ["infeasible"]
+
+
 def classify(task: OsworldTaskSpec, env: Environment) -> Compatibility:
     reasons: list[Reason] = []
     evaluator = task.evaluator
     if evaluator is None or not all(evaluator.funcs):
         reasons.append(Reason("no_evaluator", "the task file has no evaluator function"))
-    elif evaluator.funcs == ["infeasible"]:
-        reasons.append(
-            Reason(
-                "infeasible",
-                "infeasible by design: passes only when the agent answers FAIL, which "
-                "deskhand's agents cannot report yet",
-            )
-        )
     reasons += app_reasons(task, env)
     reasons += web_reasons(task)
     if task.proxy:
@@ -172,6 +174,7 @@ def classify_all(tasks: Iterable[OsworldTaskSpec], env: Environment) -> list[Com
 class Summary:
     total: int
     runnable: int
+    infeasible: int  # runnable tasks that pass only when the agent answers FAIL
     by_domain: dict[str, tuple[int, int]]  # domain -> (runnable, total)
     cache_only: dict[str, int]  # domain -> tasks that only lack files from the cache
     by_kind: dict[str, int]  # headline reason kind -> tasks
@@ -197,6 +200,7 @@ def summarize(results: Iterable[Compatibility]) -> Summary:
     return Summary(
         total=len(results),
         runnable=sum(item.runnable for item in results),
+        infeasible=sum(item.runnable and item.infeasible for item in results),
         by_domain={d: (c[0], c[1]) for d, c in domains.items()},
         cache_only={d: cache_only[d] for d in domains},
         by_kind=dict(kinds.most_common()),

@@ -220,18 +220,22 @@ async def get_enabled_experiments(ctx: EvalContext, config: dict[str, Any]) -> A
 DEVTOOLS_PORT = 1337  # OSWorld starts Chrome with --remote-debugging-port=1337; so does deskhand
 _ACTIVE_TAB = (
     "import json, sys, urllib.request\n"
+    "direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))\n"
     "try:\n"
-    "    targets = json.load(urllib.request.urlopen(sys.argv[1], timeout=5))\n"
+    "    targets = json.load(direct.open(sys.argv[1], timeout=5))\n"
     "except OSError:\n"
     "    sys.exit(3)\n"
-    "pages = [t for t in targets if t.get('type') == 'page']\n"
+    "pages = [t for t in targets if t.get('type') == 'page'\n"
+    "         and not t.get('url', '').rstrip('/').endswith('.top-chrome')]\n"
     "print(json.dumps(pages[0] if pages else None))\n"
 )
 
 
 async def active_tab(ctx: EvalContext) -> dict[str, Any] | None:
     """The browser's most recently active tab, asked from inside the desktop over the DevTools
-    HTTP endpoint on the sandbox's own loopback (Chromium lists targets newest activity first)."""
+    HTTP endpoint on the sandbox's own loopback (Chromium lists targets newest activity first),
+    directly: not through the egress proxy that the desktop's programs are pointed at. Pages of
+    the browser's own UI (chrome://omnibox-popup.top-chrome/ and the like) are not tabs."""
     url = f"http://127.0.0.1:{DEVTOOLS_PORT}/json/list"
     result = await ctx.desktop.computer.run(["python3", "-c", _ACTIVE_TAB, url], timeout=15)
     if result.returncode != 0:

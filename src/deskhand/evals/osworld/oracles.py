@@ -30,7 +30,7 @@ _EDIT_JSON = (
 def close_browser_and_set(path: str, dotted: str, value: object) -> str:
     """A bash command: end Chromium, then set `dotted` (a.b.c) in one of its JSON files."""
     return (
-        # exited browser processes stay zombies in the sandbox for a while: wait for the rest
+        # an exited process may show as a zombie until the guest reaps it: wait for the rest
         "pkill -x chromium; while ps -C chromium -o stat= | grep -qv Z; do sleep 0.1; done; "
         f"python3 -c {shlex.quote(_EDIT_JSON)} {path} {shlex.quote(dotted)} "
         + shlex.quote(json.dumps(value))

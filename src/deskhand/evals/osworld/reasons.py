@@ -7,7 +7,6 @@ from typing import Literal
 
 ReasonKind = Literal[
     "no_evaluator",  # the file has no usable evaluator (drafts)
-    "infeasible",  # scored on the agent answering FAIL; deskhand's agents cannot say FAIL yet
     "missing_app",  # an application the task starts or checks is not installed here
     "needs_network",  # live web, Google accounts, a proxy, installing software
     "needs_cache",  # a file from OSWorld's file cache that the --cache folder does not hold
@@ -20,7 +19,6 @@ ReasonKind = Literal[
 # The order used to pick the one headline reason of a task with several.
 KIND_ORDER: tuple[ReasonKind, ...] = (
     "no_evaluator",
-    "infeasible",
     "missing_app",
     "needs_network",
     "environment",

@@ -89,11 +89,7 @@ class OsworldTask:
         """Run the task's config steps on a fresh desktop; raises NotRunnableHere first if any
         step cannot run here. Returns the steps' log."""
         compat = self.compatibility()
-        if compat.reasons and not (
-            compat.headline is not None
-            and compat.headline.kind == "infeasible"
-            and all(r.kind == "infeasible" for r in compat.reasons)
-        ):
+        if compat.reasons:
             raise NotRunnableHere(f"{self.key}: " + "; ".join(map(str, compat.reasons)))
         for name in UBUNTU_HOME_FOLDERS:  # OSWorld's tasks assume Ubuntu's home folders
             (desktop.home / name).mkdir(exist_ok=True)
