@@ -47,3 +47,21 @@ def test_eval_osworld_lists_the_official_tasks() -> None:
     assert len(tasks) == 369
     assert all(task["runnable"] or task["reason"] for task in tasks)
     assert sum(task["runnable"] for task in tasks) >= 9
+
+
+@pytest.mark.desktop
+def test_eval_osworld_runs_tasks_with_an_agent(tmp_path: Path) -> None:
+    """`deskhand eval osworld --agent oracle`: a feasible task and an infeasible one (passed by
+    answering FAIL) on a real desktop, the JSON summary on stdout, the report written."""
+    done = subprocess.run(
+        [
+            DESKHAND, "eval", "osworld", "--agent", "oracle", "--json", "--out", str(tmp_path),
+            "--task", "os/e0df059f-*", "--task", "os/b3d4a89c-*",
+        ],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert (summary["tasks"], summary["passed"]) == (2, 2), summary
+    assert set(summary["by_category"]) == {"os"}
+    assert (tmp_path / "report.html").is_file() and (tmp_path / "results.jsonl").is_file()
