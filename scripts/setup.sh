@@ -10,6 +10,8 @@ DEBIAN_PACKAGES=(
   # the apps a person expects: terminal, text editor, calculator, file manager, browser
   xterm mousepad galculator pcmanfm chromium
   fonts-dejavu-core fonts-wqy-microhei adwaita-icon-theme procps
+  # GNOME settings (gsettings and the desktop schemas) that OSWorld's settings tasks change
+  libglib2.0-bin gsettings-desktop-schemas
   # the reference demo's tools, measured side by side by `deskhand bench`
   xdotool scrot imagemagick
   # Python

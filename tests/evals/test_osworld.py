@@ -126,15 +126,22 @@ def test_classification_is_deterministic_and_explains_every_refusal() -> None:
     assert calc and all(
         any("LibreOffice" in r.detail and r.kind == "missing_app" for r in c.reasons) for c in calc
     )
-    gsettings = by_key["os/f9be0997-4b7c-45c5-b05c-4612b44a6118"]
-    assert [r.kind for r in gsettings.reasons] == ["environment"]
+    assert by_key["os/f9be0997-4b7c-45c5-b05c-4612b44a6118"].runnable  # gsettings persist
+    shell = by_key["os/ec4e3f68-9ea4-4c18-a5c9-69f89d1178b3"]  # GNOME Shell's favourites
+    assert [str(r) for r in shell.reasons] == [
+        "environment: the GSettings schema org.gnome.shell is not installed here"
+    ]
+    lock = by_key["os/a4d98375-215b-4a4d-aee9-3d4370fccc41"]  # lock-enabled: true by default
+    assert [r.kind for r in lock.reasons] == ["environment"] and "nothing" in lock.reasons[0].detail
+    theme = by_key["multi_apps/f8369178-fafe-40c2-adc4-b9b08a125456"]  # "from gnome-look.org"
+    assert [r.kind for r in theme.reasons] == ["needs_network"]
     flags = by_key["chrome/480bcfea-d68f-4aaa-a0a9-2589ef319381"]
     assert [r.kind for r in flags.reasons] == ["environment", "environment"]
     spotify = by_key["os/94d95f96-9699-4208-98ba-3c3119edf9c2"]
     assert [r.kind for r in spotify.reasons] == ["needs_network"]
     bluetooth = by_key["os/b3d4a89c-53f2-4d6b-8b6a-541fb5d205fa"]  # passes only on FAIL
     assert bluetooth.runnable and bluetooth.infeasible
-    assert summary.infeasible == 7 and summary.runnable == 16
+    assert summary.infeasible == 7 and summary.runnable == 19
 
 
 @needs_tasks
@@ -272,7 +279,7 @@ RUNNABLE_KEYS = sorted(t.id for t in runnable_with_oracles()) if OSWORLD_DIR.is_
 @needs_tasks
 def test_every_runnable_task_has_an_oracle() -> None:
     tasks = load_osworld_suite(OSWORLD_DIR)
-    assert len(tasks) == 16 and all(task.oracle is not None for task in tasks)
+    assert len(tasks) == 19 and all(task.oracle is not None for task in tasks)
     infeasible = [task for task in tasks if task.infeasible]
     assert len(infeasible) == 7 and all(t.oracle_answer == FAIL for t in infeasible)
     assert set(ORACLES) - NEEDS_CACHE <= {task.id for task in runnable_with_oracles()}

@@ -152,9 +152,11 @@ def _session_env(config: SessionConfig) -> dict[str, str]:
         XDG_SESSION_TYPE="x11",
         TERM="xterm-256color",
         NO_AT_BRIDGE="1",
-        # GTK apps keep settings in memory: dconf would try to start a D-Bus session bus, which
-        # fails (the sandbox's machine-id is masked) and puts warnings in every command output.
-        GSETTINGS_BACKEND="memory",
+        # GSettings in a file of the home folder (~/.config/glib-2.0/settings/keyfile): they
+        # persist for every program, like dconf's, but dconf would try to start a D-Bus session
+        # bus, which fails (the sandbox's machine-id is masked) and puts warnings in every
+        # command output. The home folder's reset between tasks resets them too.
+        GSETTINGS_BACKEND="keyfile",
     )
     if config.proxy_url is not None:
         env.update(proxy_environment(config.proxy_url))

@@ -88,14 +88,19 @@ def app_reasons(task: OsworldTaskSpec, env: Environment) -> list[Reason]:
 
 _URL = re.compile(r"https?://[^\s\"'<>)]+")
 _LOCAL = ("http://localhost", "https://localhost", "http://127.", "https://127.")
+# A web site named without a scheme ("from gnome-look.org"): a host under a common web TLD.
+_SITE = re.compile(r"\b(?:www\.)?[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|org|net|io|dev|app|edu|gov)\b")
 
 
 def web_reasons(task: OsworldTaskSpec) -> list[Reason]:
     """Signs in the task itself that the agent must use the live web."""
     reasons = []
     urls = [u for u in _URL.findall(task.instruction) if not u.startswith(_LOCAL)]
+    sites = _SITE.findall(_URL.sub(" ", task.instruction.lower()))
     if urls:
         reasons.append(Reason("needs_network", f"the instruction points at {urls[0].rstrip('.,')}"))
+    elif sites:
+        reasons.append(Reason("needs_network", f"the instruction names the web site {sites[0]}"))
     if "search the internet" in task.instruction.lower():
         reasons.append(Reason("needs_network", "the instruction says to search the Internet"))
     evaluator = task.evaluator
@@ -126,6 +131,35 @@ def flag_reasons(task: OsworldTaskSpec, env: Environment) -> list[Reason]:
                 reasons.append(
                     Reason("environment", f"this Chromium has no chrome://flags entry {flag}")
                 )
+    return reasons
+
+
+def default_reasons(task: OsworldTaskSpec, env: Environment) -> list[Reason]:
+    """A check that this desktop's defaults already pass (doing nothing would pass): an
+    exact_match on `gsettings get SCHEMA KEY` whose expected value is the installed default,
+    for a key the setup does not change."""
+    evaluator = task.evaluator
+    if evaluator is None:
+        return []
+    setup = json.dumps([step.parameters for step in task.config])
+    reasons = []
+    for index, name in enumerate(evaluator.funcs):
+        result, rule = evaluator.result_of(index) or {}, evaluator.expected_of(index) or {}
+        if name != "exact_match" or result.get("type") != "vm_command_line":
+            continue
+        expected = rule.get("rules", {}).get("expected") if rule.get("type") == "rule" else None
+        command = result.get("command")
+        words = command.split() if isinstance(command, str) else command
+        if not isinstance(expected, str) or not isinstance(words, list):
+            continue
+        if words[:2] != ["gsettings", "get"] or len(words) != 4:
+            continue
+        schema, key = words[2], words[3]
+        changed = f"gsettings set {schema} {key}" in setup
+        if not changed and env.settings_default(schema, key) == expected:
+            default = expected.strip()
+            detail = f"{schema} {key} is {default} here by default: doing nothing would pass"
+            reasons.append(Reason("environment", detail))
     return reasons
 
 
@@ -163,6 +197,7 @@ def classify(task: OsworldTaskSpec, env: Environment) -> Compatibility:
             reasons += getter_reasons(getter, task.id, env)
         reasons += metric_reasons(evaluator)
         reasons += flag_reasons(task, env)
+        reasons += default_reasons(task, env)
     return Compatibility(task, tuple(dedupe(reasons)))
 
 

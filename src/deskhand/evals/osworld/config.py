@@ -33,6 +33,7 @@ import re
 import shlex
 import shutil
 import sqlite3
+import subprocess
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -111,7 +112,6 @@ SHELL_BUILTINS = frozenset(
 NEEDS_ROOT = frozenset({"useradd", "adduser", "usermod", "passwd", "su", "chpasswd", "visudo"})
 INSTALLERS = frozenset({"apt", "apt-get", "snap", "conda", "pip", "pip3", "dpkg", "flatpak"})
 DOWNLOADERS = frozenset({"wget", "curl"})
-GNOME_SETTINGS = frozenset({"gsettings", "dconf"})
 SYSTEMD = frozenset({"timedatectl", "systemctl", "hostnamectl", "loginctl", "localectl"})
 PYAUTOGUI_CALLS = frozenset(
     {
@@ -181,6 +181,26 @@ def chromium_has_flag(name: str) -> bool:
         return False
 
 
+@functools.cache
+def gsettings_default(schema: str, key: str | None = None) -> str | None:
+    """The installed default of GSettings `schema` `key` as `gsettings get` prints it (with its
+    newline), or, without a key, "" if the schema is installed; None when it is not."""
+    argv = ["gsettings", "get", schema, key] if key else ["gsettings", "list-keys", schema]
+    try:
+        done = subprocess.run(
+            argv,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            env={"PATH": SANDBOX_PATH, "GSETTINGS_BACKEND": "memory"},  # defaults, not a user's
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if done.returncode != 0:
+        return None
+    return done.stdout if key else ""
+
+
 def app_name(program: str) -> str:
     base = posixpath.basename(program)
     return APP_NAMES.get(base.lower(), base)
@@ -209,6 +229,7 @@ class Environment:
     cache: Path | None = None
     has_program: Callable[[str], bool] = installed
     has_chrome_flag: Callable[[str], bool] = chromium_has_flag
+    settings_default: Callable[[str, str | None], str | None] = gsettings_default
     screen: tuple[int, int] = OSWORLD_SCREEN
 
     def cache_file(self, name: str) -> Path | None:
@@ -355,12 +376,18 @@ def program_reasons(
             reasons.append(Reason("needs_network", f"installs software ({program} install)"))
         elif program in DOWNLOADERS:
             reasons.append(Reason("needs_network", f"downloads with {program}"))
-        elif program in GNOME_SETTINGS:
+        elif program == "gsettings":
+            reasons += [
+                Reason("environment", f"the GSettings schema {schema} is not installed here")
+                for schema in gsettings_schemas(argv_tail)
+                if env.settings_default(schema, None) is None
+            ]
+        elif program == "dconf":
             reasons.append(
                 Reason(
                     "environment",
-                    f"GNOME settings ({program}) do not persist here: the desktop keeps "
-                    "GSettings in memory (no D-Bus session bus, no dconf)",
+                    "dconf is not used here: the desktop keeps GSettings in a keyfile "
+                    "(~/.config/glib-2.0/settings/keyfile), without a D-Bus session bus",
                 )
             )
         elif program in SYSTEMD:
@@ -375,6 +402,18 @@ def program_reasons(
             detail = f"{app_name(program)} ({program}) is not installed here"
             reasons.append(Reason("missing_app", detail))
     return reasons
+
+
+def gsettings_schemas(words: Sequence[str]) -> list[str]:
+    """The schemas that `gsettings get|set|reset|... SCHEMA ...` calls among `words` name."""
+    schemas = []
+    for index, word in enumerate(words):
+        if posixpath.basename(word) != "gsettings":
+            continue
+        rest = [w for w in words[index + 1 : index + 4] if not w.startswith("-")]
+        if len(rest) >= 2 and re.fullmatch(r"[A-Za-z][\w.-]*", rest[1]):
+            schemas.append(rest[1])
+    return schemas
 
 
 def _shell_words(script: str) -> list[str]:
@@ -438,7 +477,7 @@ def plan_command(command: Any, shell: bool, env: Environment, background: bool) 
         argv = ["python3", *argv[1:]]
     if program == "pkill" and argv[-1] == "chrome":
         argv = [*argv[:-1], "chromium"]
-    plan.reasons += program_reasons([argv[0]], argv[1:], env)
+    plan.reasons += program_reasons([argv[0]], argv, env)
     plan.actions.append(Run(tuple(argv), background=background))
     return plan
 

@@ -60,6 +60,17 @@ _FAVORITES_FOLDER = {
 }
 
 ORACLES: dict[str, list[dict[str, Any]]] = {
+    # GNOME settings: what the Settings panel would write (the desktop keeps GSettings in a
+    # keyfile; there is no GNOME Settings app here, so an agent uses gsettings too).
+    "os/f9be0997-4b7c-45c5-b05c-4612b44a6118": _bash(
+        "gsettings set org.gnome.desktop.notifications show-banners false"
+    ),
+    "os/bedcedc4-4d72-425e-ad62-21960b11fe0d": _bash(
+        "gsettings set org.gnome.desktop.session idle-delay 0"
+    ),
+    "os/3ce045a0-877b-42aa-8d2c-b4a863336ab8": _bash(
+        "gsettings set org.gnome.desktop.interface text-scaling-factor 1.5"
+    ),
     "os/e0df059f-28a6-4169-924f-b9623e7184cc": _bash(
         "mv ~/Desktop/todo_list_Jan_1 ~/Desktop/todo_list_Jan_2"
     ),
