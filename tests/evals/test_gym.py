@@ -8,6 +8,9 @@ import numpy as np
 import pytest
 
 from deskhand.evals.environment import EnvironmentOptions
+from deskhand.evals.osworld.cli import BUNDLED_TASKS
+from deskhand.evals.osworld.harness import load_osworld_suite
+from deskhand.evals.runnable import select
 from deskhand.evals.tasks import Task
 from deskhand.gym import ENV_ID, DesktopEnv
 
@@ -73,3 +76,23 @@ def test_two_envs_through_gymnasiums_vector_api(
         assert list(rewards) == [1.0, 0.0] and terminated.all()
     finally:
         envs.close()
+
+
+def test_an_osworld_episode_ends_with_a_final_answer(env_options: EnvironmentOptions) -> None:
+    """OSWorld's tasks are episodes too; "done" with the answer FAIL passes an infeasible one
+    and a bare "done" fails it."""
+    bluetooth = "os/b3d4a89c-53f2-4d6b-8b6a-541fb5d205fa"
+    env = DesktopEnv(
+        select(load_osworld_suite(BUNDLED_TASKS), [bluetooth]), environment=env_options
+    )
+    try:
+        _, info = env.reset()
+        assert info["task"] == bluetooth and "FAIL" in info["instruction"]
+        assert not env.action_space.contains({"tool": "done", "input": {"answer": 1}})
+        _, reward, terminated, _, _ = env.step({"tool": "done", "input": {"answer": "FAIL"}})
+        assert (reward, terminated) == (1.0, True)
+        env.reset()
+        _, reward, _, _, info = env.step(DONE)
+        assert reward == 0.0 and "infeasible" in info["check"]
+    finally:
+        env.close()

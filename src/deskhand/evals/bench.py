@@ -61,6 +61,7 @@ class BenchRow:
     reset_p50: float
     reset_p95: float
     memory: list[Memory] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)  # ids of the tasks the oracle failed
 
     @property
     def tasks_per_hour(self) -> float:
@@ -77,6 +78,7 @@ class BenchRow:
             "tasks_per_hour": round(self.tasks_per_hour),
             "reset_p50_s": round(self.reset_p50, 3),
             "reset_p95_s": round(self.reset_p95, 3),
+            "failed": self.failed,
             "pss_mb_max": round(max(pss), 1) if pss else 0.0,
             "rss_mb_max": round(max(rss), 1) if rss else 0.0,
         }
@@ -119,6 +121,7 @@ async def bench_workers(
         reset_p50=percentile(resets, 50),
         reset_p95=percentile(resets, 95),
         memory=samples,
+        failed=[r.id for r in results if not r.passed],
     )
 
 

@@ -292,3 +292,6 @@ def eval_bench_command(
         print(json.dumps([row.to_json() for row in rows], indent=2))
     else:
         console.print(table(rows))
+        for row in rows:
+            if row.failed:
+                console.print(f"failed with {row.workers} desktops: {', '.join(row.failed)}")

@@ -63,7 +63,10 @@ class ToolCallSpace(spaces.Space[dict[str, Any]]):
     def contains(self, x: Any) -> bool:
         if not isinstance(x, dict) or x.get("tool") not in (*TOOLS, *END_ACTIONS):
             return False
-        return isinstance(x.get("input", {}), dict)
+        tool_input = x.get("input", {})
+        if x["tool"] in END_ACTIONS:  # {"tool": "done", "input": {"answer": "FAIL"}}
+            return isinstance(tool_input, dict) and isinstance(tool_input.get("answer", ""), str)
+        return isinstance(tool_input, dict)
 
     def sample(self, mask: Any = None, probability: Any = None) -> dict[str, Any]:
         x, y = (int(v) for v in self.np_random.integers(0, [1280, 800]))
@@ -167,7 +170,8 @@ class DesktopEnv(gymnasium.Env[Observation, dict[str, Any]]):
         truncated = not terminated and self.steps >= self.task.max_steps
         reward = 0.0
         if terminated or truncated:
-            check = self._runner.call(self._env.check(self.task))
+            answer = action.get("input", {}).get("answer", "") if terminated else ""
+            check = self._runner.call(self._env.check(self.task, answer))
             reward = 1.0 if check.passed else 0.0
             info["check"] = check.detail
         return self._observe(), reward, terminated, truncated, info
