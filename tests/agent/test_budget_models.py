@@ -44,6 +44,21 @@ def test_token_budget() -> None:
     assert spend.cost_usd == 0.0  # unknown price: no cost, not a made-up one
 
 
+def test_time_taken_over_by_a_person_is_not_counted() -> None:
+    spend = Spend(Budgets(max_seconds=10), None)
+    spend.started -= 38  # eight seconds of work, then thirty with the desktop taken over
+    spend.pause()
+    assert spend.deadline is None  # no deadline while a person works
+    spend.paused_since = (spend.paused_since or 0) - 30
+    assert spend.elapsed == pytest.approx(8, abs=0.5) and spend.exceeded() is None
+    spend.resume()
+    assert spend.paused_s == pytest.approx(30, abs=0.5)
+    assert spend.wall == pytest.approx(38, abs=0.5) and spend.elapsed == pytest.approx(8, abs=0.5)
+    assert spend.deadline == pytest.approx(spend.started + 40, abs=0.5)
+    spend.started -= 3
+    assert "time budget" in (spend.exceeded() or "")
+
+
 def test_budgets_reject_nonsense() -> None:
     with pytest.raises(ValueError, match="max_steps"):
         Budgets(max_steps=0)

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from deskhand.agent import events as ev
+from deskhand.agent.budget import Budgets
 from deskhand.agent.config import RunConfig
 from deskhand.agent.loop import Agent
 from deskhand.agent.providers import make_provider
@@ -77,6 +78,31 @@ async def test_take_over_pauses_and_hand_back_tells_the_model(
     human_lines = [line for line in audit if line["kind"] == "human_steps"]
     assert [line["note"] for line in human_lines] == ["I logged in for you."]
     assert verify(result.run_dir, key=load_key()).ok
+
+
+async def test_a_take_over_does_not_use_up_the_time_budget(
+    emulator: Emulator, desktop: Desktop, tmp_path: Path
+) -> None:
+    """A 4 s take-over in a run with a 3 s time budget: the run goes on after the hand back."""
+    emulator.script.add(
+        Reply([ToolUse("computer", {"action": "screenshot"})]),
+        Reply([Text("Back at it.")], "end_turn"),
+    )
+    events: list[ev.Event] = []
+    agent = Agent(
+        RunConfig("Look.", out=tmp_path / "run", screening=False, budgets=Budgets(max_seconds=3)),
+        provider=make_provider("anthropic", api_key=API_KEY, base_url=emulator.base_url),
+        index=RunIndex(tmp_path / "index.sqlite"),
+        on_event=events.append,
+    )
+    agent.listeners.append(lambda e: agent.take_over() if isinstance(e, ev.ToolExecuted) else None)
+    run = asyncio.create_task(agent.run(desktop))
+    await wait_for(events, ev.TakenOver)
+    await asyncio.sleep(4)
+    agent.hand_back()
+    result = await asyncio.wait_for(run, 30)
+    assert result.ok, result
+    assert result.seconds >= 4  # the report's seconds are wall time, the take-over included
 
 
 async def test_stop_while_taken_over_interrupts(

@@ -3,6 +3,8 @@
 A token or cost budget stops the run before a call that would likely cross it (the last turn's
 spend is the estimate for the next), so a run overshoots a budget by at most one turn's
 misestimate instead of by a whole turn. Wall time is also enforced during a call, by the loop.
+Time a person spends with the desktop taken over is not the agent's: `pause()` and `resume()`
+take it out of the time budget.
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ class Spend:
     started: float = field(default_factory=time.monotonic)
     last_turn: Usage = field(default_factory=Usage)
     last_cost: float = 0.0
+    paused_s: float = 0.0  # finished pauses (take-overs)
+    paused_since: float | None = None
 
     def add_turn(self, usage: Usage) -> float:
         """Count one model turn; returns its cost in USD (0 when the model's price is unknown)."""
@@ -58,14 +62,34 @@ class Spend:
         return cost
 
     @property
-    def elapsed(self) -> float:
+    def wall(self) -> float:
+        """Seconds since the run started, pauses included."""
         return time.monotonic() - self.started
 
     @property
+    def elapsed(self) -> float:
+        """Seconds the time budget counts: the wall time without the pauses."""
+        now = time.monotonic()
+        ongoing = now - self.paused_since if self.paused_since is not None else 0.0
+        return now - self.started - self.paused_s - ongoing
+
+    @property
     def deadline(self) -> float | None:
-        """The monotonic time by which the run must stop (for `asyncio.timeout_at`)."""
+        """The monotonic time by which the run must stop (for `asyncio.timeout_at`); None while
+        paused or without a time budget."""
         limit = self.budgets.max_seconds
-        return None if limit is None else self.started + limit
+        if limit is None or self.paused_since is not None:
+            return None
+        return self.started + self.paused_s + limit
+
+    def pause(self) -> None:
+        if self.paused_since is None:
+            self.paused_since = time.monotonic()
+
+    def resume(self) -> None:
+        if self.paused_since is not None:
+            self.paused_s += time.monotonic() - self.paused_since
+            self.paused_since = None
 
     def exceeded(self) -> str | None:
         """Why the next model call must not happen, or None."""

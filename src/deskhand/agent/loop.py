@@ -231,6 +231,7 @@ class Agent:
         self._turn: _Turn | None = None
         self._truncations = 0
         self._inner: asyncio.Task[tuple[ev.Status, str]] | None = None
+        self._deadline: asyncio.Timeout | None = None  # the time budget's scope over the loop
         self._resumed = False
         self.stopping = False
         # Take-over: cleared while a person uses the desktop; the loop waits before its next
@@ -398,7 +399,7 @@ class Agent:
             self._inner.cancel()
             await asyncio.wait([self._inner])
             raise
-        return self._finish(status, reason, self.spend.elapsed)
+        return self._finish(status, reason, self.spend.wall)
 
     def _system_text(self) -> str:
         suffix = "\n\n".join(
@@ -412,7 +413,7 @@ class Agent:
 
     async def _guarded(self) -> tuple[ev.Status, str]:
         """The loop, with every way it can end turned into a status and a reason."""
-        scope = asyncio.timeout_at(self.spend.deadline)
+        scope = self._deadline = asyncio.timeout_at(self.spend.deadline)
         try:
             async with scope:
                 return await self._loop()
@@ -497,7 +498,7 @@ class Agent:
         step = self.spend.steps
         started = time.monotonic()
         self._emit(ev.TakenOver(self.run_id, step=step))
-        await self._at_work.wait()
+        await self._paused(self._at_work.wait())
         note, actions = self._handed_back
         computer = self.toolbox.computer
         dated = computer.spec.name is not None
@@ -525,6 +526,20 @@ class Agent:
         if note:
             content.append({"type": "text", "text": f"Note from the user: {note}"})
         self._add_user_content(content)
+
+    async def _paused(self, waiting: Awaitable[Any]) -> None:
+        """Wait with the time budget's clock stopped (a person is using the desktop)."""
+        self.spend.pause()
+        self._reschedule()
+        try:
+            await waiting
+        finally:
+            self.spend.resume()
+            self._reschedule()
+
+    def _reschedule(self) -> None:
+        if self._deadline is not None:
+            self._deadline.reschedule(self.spend.deadline)
 
     # -- model -------------------------------------------------------------------------------
 
