@@ -35,6 +35,9 @@ ArgsT = TypeVar("ArgsT", bound=BaseModel)
 
 MAX_RUN_OUTPUT = 1024 * 1024
 RUN_DRAIN_SECONDS = 2.0
+# How long a click may wait for the window manager to focus the clicked window (it usually
+# takes a few milliseconds; under load it has taken longer than the screen took to settle).
+CLICK_FOCUS_WAIT_S = 0.5
 
 
 class _Args(BaseModel):
@@ -163,6 +166,8 @@ class GuestService:
                 self.injector.release_all()
                 raise
             result: dict[str, Any] = {"input_ms": (time.perf_counter() - start) * 1000}
+            if any(isinstance(e, Button) and e.down and e.button <= 3 for e in args.events):
+                result["focus_wait_ms"] = await self._await_click_focus()
             if args.settle:
                 target = self._target_class(args.events)
                 quiet, grace = settle.profile_for(
@@ -171,6 +176,17 @@ class GuestService:
                 report = await self.settler.wait(quiet, grace, args.settle.max_ms)
                 result["settle"] = {**dataclasses.asdict(report), "target": target}
         return result, b""
+
+    async def _await_click_focus(self) -> float:
+        """After a click, wait (at most CLICK_FOCUS_WAIT_S) until the window manager has moved
+        the keyboard focus to the clicked window, so that keys sent next reach it; returns the
+        milliseconds waited."""
+        start = time.perf_counter()
+        deadline = start + CLICK_FOCUS_WAIT_S
+        # Polled: the focus is the server's state, read with one request; no event to await.
+        while not self.windows.click_focused() and time.perf_counter() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.005)
+        return (time.perf_counter() - start) * 1000
 
     def _target_class(self, events: list[InputEvent]) -> str | None:
         """The application the action went to: pointer actions hit the window under the

@@ -4,13 +4,17 @@ Settling depends on the application: X11 clients (xterm, GTK apps, openbox menus
 a few milliseconds of input, while browsers paint on their own frame clock and may show their
 first change after more than 100 ms. The guest asks this module whose window an action went to
 and picks the settle profile for it (see settle.profile_for).
+
+Focus: a click gives the clicked window the keyboard focus only once the window manager has
+handled it, which under load can take longer than the screen takes to look settled; keys sent
+meanwhile go to the window that had the focus. `click_focused` tells the guest when it may go on.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from Xlib import X, display, error
+from Xlib import X, Xutil, display, error
 
 # openbox reparents every client into a frame; the client (which carries WM_CLASS) sits one or
 # two levels below the top-level window that query_pointer reports.
@@ -22,6 +26,11 @@ class WindowInspector:
         self._display = display.Display(display_name)
         self._root = self._display.screen().root
         self._active = self._display.intern_atom("_NET_ACTIVE_WINDOW")
+        self._window_type = self._display.intern_atom("_NET_WM_WINDOW_TYPE")
+        self._unfocusable = {
+            self._display.intern_atom(f"_NET_WM_WINDOW_TYPE_{name}")
+            for name in ("DOCK", "DESKTOP", "NOTIFICATION", "TOOLTIP")
+        }
 
     def pointer_class(self) -> str | None:
         """WM_CLASS (class part, lower case) of the top-level window under the pointer."""
@@ -41,18 +50,57 @@ class WindowInspector:
         except error.XError:
             return None
 
-    def _class_in(self, window: Any, depth: int) -> str | None:
-        """The first WM_CLASS found on `window` or, for a WM frame, on its children."""
-        wm_class = window.get_wm_class()
-        if wm_class:
-            return str(wm_class[1]).lower()
+    def click_focused(self) -> bool:
+        """Whether keys sent now reach the window under the pointer, or go nowhere else that a
+        click could change: True when the input focus is in that window's top level, or when
+        the pointer is over something a click does not focus (the root window, the panel, a
+        menu, a window that takes no input)."""
+        try:
+            top = self._root.query_pointer().child
+            if not top:
+                return True
+            client = self._client_in(top, MAX_DEPTH)
+            if client is None or not self._takes_focus(client):
+                return True
+            focus = self._display.get_input_focus().focus
+            return self._within(focus, top.id)
+        except error.XError:
+            return True  # a window vanished meanwhile: nothing to wait for
+
+    def _within(self, focus: Any, top: int) -> bool:
+        """Whether the focus `focus` sends keys into the top-level window `top`."""
+        if isinstance(focus, int):  # None, or PointerRoot: keys go to the window under the pointer
+            return bool(focus == X.PointerRoot)
+        window = focus
+        while window and not isinstance(window, int) and window.id != self._root.id:
+            if window.id == top:
+                return True
+            window = window.query_tree().parent
+        return False
+
+    def _takes_focus(self, client: Any) -> bool:
+        types = client.get_full_property(self._window_type, X.AnyPropertyType)
+        if types is not None and self._unfocusable & set(types.value):
+            return False
+        hints = client.get_wm_hints()
+        return hints is None or not (hints.flags & Xutil.InputHint) or bool(hints.input)
+
+    def _client_in(self, window: Any, depth: int) -> Any:
+        """The window carrying WM_CLASS: `window` or, for a WM frame, one of its children."""
+        if window.get_wm_class():
+            return window
         if depth == 0:
             return None
         for child in window.query_tree().children:
-            found = self._class_in(child, depth - 1)
-            if found:
+            found = self._client_in(child, depth - 1)
+            if found is not None:
                 return found
         return None
+
+    def _class_in(self, window: Any, depth: int) -> str | None:
+        """The first WM_CLASS found on `window` or, for a WM frame, on its children."""
+        client = self._client_in(window, depth)
+        return None if client is None else str(client.get_wm_class()[1]).lower()
 
     def close(self) -> None:
         self._display.close()
