@@ -192,10 +192,11 @@ def _with_modifiers(text: str | None, events: list[InputEvent]) -> list[InputEve
 
 def _press(button: int, times: int) -> list[InputEvent]:
     """`times` clicks of `button`. Chromium counts presses that arrive back to back (with the
-    same server time) as one click, so multi-clicks are spaced like a quick hand."""
+    same server time) as one click, so multi-clicks are spaced like a quick hand; wheel clicks
+    (buttons 4-7) are not counted that way and go back to back."""
     events: list[InputEvent] = []
     for n in range(times):
-        if n:
+        if n and button <= 3:
             events.append(Sleep(seconds=MULTI_CLICK_GAP_SECONDS))
         events += [Button(button=button, down=True), Button(button=button, down=False)]
     return events
