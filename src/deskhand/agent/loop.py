@@ -136,22 +136,6 @@ def _texts(message: BetaMessage) -> tuple[str, str]:
     return text.strip(), thinking.strip()
 
 
-def _points(tool_input: object) -> list[ev.ActionPoint]:
-    """Where a computer action lands, for drawing it: drag start first, then the target."""
-    if not isinstance(tool_input, dict):
-        return []
-    points = []
-    for key in ("start_coordinate", "coordinate"):
-        value = tool_input.get(key)
-        if (
-            isinstance(value, list)
-            and len(value) == 2
-            and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
-        ):
-            points.append(ev.ActionPoint(value[0], value[1]))
-    return points
-
-
 def _secrets(api_key: str | None) -> list[str]:
     """The credentials in reach of this process, to scrub from everything recorded."""
     values = [api_key or "", *(os.environ.get(name, "") for name in SECRET_VARIABLES)]
@@ -668,23 +652,10 @@ class Agent:
         self, step: int, call: ev.ToolCall, result: ToolResult, tool_ms: float
     ) -> None:
         self.tool_ms += tool_ms
-        image = result.image
-        shot = self.record.save_screenshot(step, call.id, image) if image else None
         computer = self.toolbox.is_computer(call.name)
         self._emit(
-            ev.ToolExecuted(
-                self.run_id,
-                step=step,
-                tool_use_id=call.id,
-                name=call.name,
-                input=call.input,
-                output=result.output,
-                error=result.error,
-                system=result.system,
-                screenshot=shot,
-                screenshot_size=(image.width, image.height) if image else None,
-                points=_points(call.input) if computer else [],
-                tool_ms=tool_ms,
+            self.record.tool_executed(
+                step, call.id, call.name, call.input, result, tool_ms, computer
             )
         )
 

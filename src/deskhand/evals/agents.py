@@ -143,23 +143,10 @@ class ScriptedRun:
             raise InfrastructureError(f"the guest was lost: {exc}") from exc
         elapsed = time.perf_counter() - start
         self.tool_s += elapsed
-        result = outcome.result
-        image = result.image
-        shot = self.record.save_screenshot(self.steps, tool_id, image) if image else None
+        computer = self.toolbox.is_computer(name)
         self.record.append(
-            ev.ToolExecuted(
-                self.record.run_id,
-                step=self.steps,
-                tool_use_id=tool_id,
-                name=name,
-                input=tool_input,
-                output=result.output,
-                error=result.error,
-                system=result.system,
-                screenshot=shot,
-                screenshot_size=(image.width, image.height) if image else None,
-                points=[],
-                tool_ms=elapsed * 1000,
+            self.record.tool_executed(
+                self.steps, tool_id, name, tool_input, outcome.result, elapsed * 1000, computer
             )
         )
 

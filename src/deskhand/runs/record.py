@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from deskhand.agent import events as ev
 from deskhand.agent.events import Event
 from deskhand.runs.layout import (
     CONVERSATION_FILE,
@@ -23,6 +24,7 @@ from deskhand.runs.layout import (
 from deskhand.runs.redact import Redactor, to_json_value
 from deskhand.runs.report import render_report
 from deskhand.tools.imaging import EncodedImage, to_base64
+from deskhand.tools.results import ToolResult
 
 # An image source that stands for a screenshot file of the run (never sent to the API).
 IMAGE_REFERENCE = "deskhand_screenshot"
@@ -93,6 +95,34 @@ class RunRecord:
         write_atomic(folder / name, image.data)
         self._image_files[_digest(image.base64)] = f"{SCREENSHOTS_DIR}/{name}"
         return f"{SCREENSHOTS_DIR}/{name}"
+
+    def tool_executed(
+        self,
+        step: int,
+        tool_use_id: str,
+        name: str,
+        tool_input: dict[str, Any],
+        result: ToolResult,
+        tool_ms: float,
+        computer: bool,
+    ) -> ev.ToolExecuted:
+        """The event of one executed tool call (the loop's or a scripted run's), with the image
+        it returned saved and, for a computer call, where it landed."""
+        image = result.image
+        return ev.ToolExecuted(
+            self.run_id,
+            step=step,
+            tool_use_id=tool_use_id,
+            name=name,
+            input=tool_input,
+            output=result.output,
+            error=result.error,
+            system=result.system,
+            screenshot=self.save_screenshot(step, tool_use_id, image) if image else None,
+            screenshot_size=(image.width, image.height) if image else None,
+            points=action_points(tool_input) if computer else [],
+            tool_ms=tool_ms,
+        )
 
     def _free_stem(self, step: int) -> str:
         # Scanning the folder (not a counter) keeps a resumed run from overwriting older images.
@@ -168,3 +198,19 @@ def _end_torn_line(events_file: Path) -> None:
         file.seek(-1, os.SEEK_END)
         if file.read(1) != b"\n":
             file.write(b"\n")
+
+
+def action_points(tool_input: object) -> list[ev.ActionPoint]:
+    """Where a computer action lands, for drawing it: drag start first, then the target."""
+    if not isinstance(tool_input, dict):
+        return []
+    points = []
+    for key in ("start_coordinate", "coordinate"):
+        value = tool_input.get(key)
+        if (
+            isinstance(value, list)
+            and len(value) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+        ):
+            points.append(ev.ActionPoint(value[0], value[1]))
+    return points
