@@ -63,14 +63,6 @@ def load_runnable(
     return list(tasks)
 
 
-def _screen(text: str) -> tuple[int, int]:
-    try:
-        width, height = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise typer.BadParameter(f"{text!r} is not a size like 1280x800") from None
-    return width, height
-
-
 def _print_summary(summary: dict[str, Any], out: Path) -> None:
     view = Table(title=f"{summary['passed']}/{summary['tasks']} passed ({summary['rate']:.1%})")
     view.add_column("category")
@@ -199,8 +191,10 @@ def eval_command(
 
         if not consent.given():
             consent.record("--yes")
+    from deskhand.cli import parse_size  # here: deskhand.cli imports this module
+
     default = OSWORLD_SCREEN if suite == OSWORLD else (1280, 800)
-    width, height = _screen(screen) if screen else default
+    width, height = parse_size(screen) if screen else default
     folder = out or default_out(suite, agent)
     results = asyncio.run(
         evaluate(
