@@ -224,12 +224,10 @@ class Gate:
     ) -> tuple[Image.Image | None, str | None, bool]:
         """The screen around the target (or the pointer) and the text OCR finds in it (with
         `row_only`, on the target's row)."""
-        try:
-            if target is None:
-                target = await self.computer.cursor_position()
-            crop, row = _crop(await self.computer.screenshot(cursor=False), target)
-        except GuestError:
+        region = await self._region(target)
+        if region is None:
             return None, None, True
+        crop, row = region
         if self.ocr is None:
             return crop, None, True
         try:
@@ -325,13 +323,19 @@ class Gate:
         except TimeoutError:
             return Answer(False, "timeout", f"no answer within {self.timeout_s:g} s")
 
-    async def _fresh_crop(self, target: tuple[int, int] | None) -> Image.Image | None:
+    async def _region(self, target: tuple[int, int] | None) -> tuple[Image.Image, int] | None:
+        """The screen around the target (or the pointer) and the target's row in it, freshly
+        captured; None if the screen cannot be read."""
         try:
             if target is None:
                 target = await self.computer.cursor_position()
-            return _crop(await self.computer.screenshot(cursor=False), target)[0]
+            return _crop(await self.computer.screenshot(cursor=False), target)
         except GuestError:
             return None
+
+    async def _fresh_crop(self, target: tuple[int, int] | None) -> Image.Image | None:
+        region = await self._region(target)
+        return None if region is None else region[0]
 
     async def _unchanged(self, before: Image.Image | None, target: tuple[int, int] | None) -> bool:
         """Whether the screen the approval was about is still what will be acted on."""
