@@ -55,7 +55,7 @@ class Compatibility:
     @property
     def infeasible(self) -> bool:
         """Infeasible by design: it passes only when the agent answers FAIL (OSWorld's rule)."""
-        return is_infeasible(self.task)
+        return self.task.infeasible
 
     @property
     def headline(self) -> Reason | None:
@@ -161,10 +161,6 @@ def default_reasons(task: OsworldTaskSpec, env: Environment) -> list[Reason]:
             detail = f"{schema} {key} is {default} here by default: doing nothing would pass"
             reasons.append(Reason("environment", detail))
     return reasons
-
-
-def is_infeasible(task: OsworldTaskSpec) -> bool:
-    return task.evaluator is not None and task.evaluator.funcs == ["infeasible"]
 
 
 def classify(task: OsworldTaskSpec, env: Environment) -> Compatibility:

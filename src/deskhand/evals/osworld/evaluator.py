@@ -722,7 +722,7 @@ async def evaluate(
     if post.reasons:
         return EvalResult(0.0, "postconfig cannot run here: " + "; ".join(map(str, post.reasons)))
     await run_actions(ctx.desktop, post.actions, ctx.scratch)
-    if evaluator.funcs == ["infeasible"]:
+    if evaluator.infeasible:
         return EvalResult(
             float(declared_infeasible), f"infeasible; agent said so: {declared_infeasible}"
         )

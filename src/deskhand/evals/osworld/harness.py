@@ -58,7 +58,7 @@ class OsworldEvalTask:
 
     @property
     def infeasible(self) -> bool:
-        return self.task.compatibility().infeasible
+        return self.task.spec.infeasible
 
     @property
     def oracle(self) -> Sequence[ToolCall] | None:

@@ -62,6 +62,11 @@ class Evaluator(BaseModel):
         return list(self.func) if isinstance(self.func, list) else [self.func]
 
     @property
+    def infeasible(self) -> bool:
+        """Infeasible by design: OSWorld scores it on the agent answering FAIL."""
+        return self.funcs == ["infeasible"]
+
+    @property
     def is_multi(self) -> bool:
         return isinstance(self.func, list)
 
@@ -125,6 +130,10 @@ class OsworldTaskSpec(BaseModel):
     def key(self) -> str:
         """`domain/id`: unique, unlike the id alone."""
         return f"{self.domain}/{self.id}"
+
+    @property
+    def infeasible(self) -> bool:
+        return self.evaluator is not None and self.evaluator.infeasible
 
 
 def examples_root(osworld_dir: Path) -> Path:
