@@ -21,9 +21,16 @@ from emulator.server import Emulator
 API_KEY = "sk-ant-takeover-test-key"
 
 
-def make_agent(emulator: Emulator, tmp_path: Path, events: list[ev.Event]) -> Agent:
+def make_agent(
+    emulator: Emulator, tmp_path: Path, events: list[ev.Event], budgets: Budgets | None = None
+) -> Agent:
     return Agent(
-        RunConfig("Log in, then look.", out=tmp_path / "run", screening=False),
+        RunConfig(
+            "Log in, then look.",
+            out=tmp_path / "run",
+            screening=False,
+            budgets=budgets or Budgets(),
+        ),
         provider=make_provider("anthropic", api_key=API_KEY, base_url=emulator.base_url),
         index=RunIndex(tmp_path / "index.sqlite"),
         on_event=events.append,
@@ -89,12 +96,7 @@ async def test_a_take_over_does_not_use_up_the_time_budget(
         Reply([Text("Back at it.")], "end_turn"),
     )
     events: list[ev.Event] = []
-    agent = Agent(
-        RunConfig("Look.", out=tmp_path / "run", screening=False, budgets=Budgets(max_seconds=3)),
-        provider=make_provider("anthropic", api_key=API_KEY, base_url=emulator.base_url),
-        index=RunIndex(tmp_path / "index.sqlite"),
-        on_event=events.append,
-    )
+    agent = make_agent(emulator, tmp_path, events, Budgets(max_seconds=3))
     agent.listeners.append(lambda e: agent.take_over() if isinstance(e, ev.ToolExecuted) else None)
     run = asyncio.create_task(agent.run(desktop))
     await wait_for(events, ev.TakenOver)
