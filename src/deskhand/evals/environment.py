@@ -48,12 +48,15 @@ KEEP = {"Xvfb", "openbox", "tint2", "x11vnc"}
 SHELL = b"bash\0--norc\0--noprofile\0--noediting\0-i\0"
 me, guest = os.getpid(), os.getppid()
 def info(pid):
+    # (name, parent, state) from one read of /proc/PID/stat: the process may be gone (and, as
+    # the guest reaps what exits, its entry too) between any two reads.
     try:
         text = open(f"/proc/{pid}/stat").read()
     except OSError:
         return None
     comm = text[text.index("(") + 1 : text.rindex(")")]
-    return comm, int(text[text.rindex(")") + 2 :].split()[1])
+    state, ppid = text[text.rindex(")") + 2 :].split()[:2]
+    return comm, int(ppid), state
 def cmdline(pid):
     try:
         return open(f"/proc/{pid}/cmdline", "rb").read()
@@ -61,12 +64,12 @@ def cmdline(pid):
         return b""
 procs = {int(p): i for p in os.listdir("/proc") if p.isdigit() and (i := info(p))}
 children = {}
-for pid, (_, ppid) in procs.items():
+for pid, (_, ppid, _) in procs.items():
     children.setdefault(ppid, []).append(pid)
 targets, tops, todo = [], [], [(pid, True) for pid in children.get(guest, [])]
 while todo:
     pid, top = todo.pop()
-    comm, ppid = procs[pid]
+    comm, ppid, _ = procs[pid]
     if pid == me:
         continue
     if ppid == guest and (comm in KEEP or cmdline(pid) == SHELL):
@@ -79,7 +82,7 @@ while todo:
     todo.extend((child, False) for child in children.get(pid, []))
 def alive(pid):
     i = info(pid)
-    return i is not None and open(f"/proc/{pid}/stat").read().split(") ")[1][0] != "Z"
+    return i is not None and i[2] != "Z"
 # The apps first, so each can end its own children in order (the guest reaps whatever exits).
 # Then whatever is left.
 for sig, wait in ((signal.SIGTERM, 1.0), (signal.SIGKILL, 1.0)):
