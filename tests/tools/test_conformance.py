@@ -350,10 +350,13 @@ async def check_type(case: Case, _: str) -> None:
             await case.run("left_click", coordinate=list(model(centre)))
         await case.run("type", text=TYPED)
         await case.run("key", text="Return")
-        await wait_until(
-            lambda: out.read_text(encoding="utf-8") == TYPED + "\n",
-            lambda: f"the line; the file holds {out.read_text(encoding='utf-8')!r}",
-        )
+        try:
+            await wait_until(
+                lambda: out.read_text(encoding="utf-8") == TYPED + "\n",
+                lambda: f"the line; the file holds {out.read_text(encoding='utf-8')!r}",
+            )
+        except AssertionError as lost:
+            raise AssertionError(f"{lost}\n{await input_state(desk, title)}") from None
         await case.run("key", text="ctrl+d")
         # EOF ends cat, so the xterm closes: ctrl+d arrived as a control character.
         gone = await desk.computer.run(["xdotool", "search", "--name", title], timeout=10)
@@ -365,6 +368,19 @@ async def check_type(case: Case, _: str) -> None:
     finally:
         await desk.computer.run(["kill", str(pid)])
     assert out.read_text(encoding="utf-8") == TYPED + "\n"
+
+
+async def input_state(desk: Desktop, title: str) -> str:
+    """Where keys would go now, for a failure message: focus, pointer, windows, processes."""
+    script = (
+        "echo focus: $(xdotool getwindowfocus) $(xdotool getwindowfocus getwindowname);"
+        "echo pointer: $(xdotool getmouselocation);"
+        f"echo windows named {title}: $(xdotool search --name {title});"
+        "echo visible: $(xdotool search --onlyvisible --name .);"
+        "ps -eo pid,ppid,stat,etimes,args | grep -E 'xterm|cat|openbox' | grep -v grep"
+    )
+    found = await desk.computer.run(["sh", "-c", script], timeout=10)
+    return found.stdout + found.stderr
 
 
 async def wait_until(
