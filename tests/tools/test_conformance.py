@@ -380,7 +380,8 @@ async def input_state(desk: Desktop, title: str) -> str:
         "ps -eo pid,ppid,stat,etimes,args | grep -E 'xterm|cat|openbox' | grep -v grep"
     )
     found = await desk.computer.run(["sh", "-c", script], timeout=10)
-    return found.stdout + found.stderr
+    warnings = [line for line in desk.log_path.read_text().splitlines() if "WARNING" in line]
+    return "\n".join([found.stdout + found.stderr, "guest warnings:", *warnings[-5:]])
 
 
 async def wait_until(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import signal
 import time
 from collections.abc import Awaitable, Callable
@@ -20,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from deskhand.framebuf import SharedFrameWriter
 from deskhand.guest import processes, settle
 from deskhand.guest.capture import ScreenCapture
-from deskhand.guest.events import MAX_EVENTS, Button, InputEvent, Move
+from deskhand.guest.events import MAX_EVENTS, Button, InputEvent, Key, Move
 from deskhand.guest.files import FileService
 from deskhand.guest.session import DesktopSession
 from deskhand.guest.settle import SettleWatcher
@@ -35,9 +36,12 @@ ArgsT = TypeVar("ArgsT", bound=BaseModel)
 
 MAX_RUN_OUTPUT = 1024 * 1024
 RUN_DRAIN_SECONDS = 2.0
-# How long a click may wait for the window manager to focus the clicked window (it usually
-# takes a few milliseconds; under load it has taken longer than the screen took to settle).
-CLICK_FOCUS_WAIT_S = 0.5
+# How long a click may wait for the window manager to focus the clicked window. It usually
+# takes a few milliseconds; under heavy load openbox has taken longer than the screen took to
+# settle, and longer than 0.5 s. Clicks that focus nothing do not wait (see click_focused).
+CLICK_FOCUS_WAIT_S = 2.0
+
+log = logging.getLogger("deskhand.guest")
 
 
 class _Args(BaseModel):
@@ -159,6 +163,7 @@ class GuestService:
         async with self.input_lock:
             if args.settle:
                 self.settler.arm()
+            focus_before = self.windows.input_focus() if _focusing_click(args.events) else None
             start = time.perf_counter()
             try:
                 await self.injector.apply_async(args.events)
@@ -166,8 +171,8 @@ class GuestService:
                 self.injector.release_all()
                 raise
             result: dict[str, Any] = {"input_ms": (time.perf_counter() - start) * 1000}
-            if any(isinstance(e, Button) and e.down and e.button <= 3 for e in args.events):
-                result["focus_wait_ms"] = await self._await_click_focus()
+            if focus_before is not None:
+                result["focus_wait_ms"] = await self._await_click_focus(focus_before)
             if args.settle:
                 target = self._target_class(args.events)
                 quiet, grace = settle.profile_for(
@@ -177,14 +182,21 @@ class GuestService:
                 result["settle"] = {**dataclasses.asdict(report), "target": target}
         return result, b""
 
-    async def _await_click_focus(self) -> float:
+    async def _await_click_focus(self, focus_before: int) -> float:
         """After a click, wait (at most CLICK_FOCUS_WAIT_S) until the window manager has moved
         the keyboard focus to the clicked window, so that keys sent next reach it; returns the
         milliseconds waited."""
         start = time.perf_counter()
         deadline = start + CLICK_FOCUS_WAIT_S
         # Polled: the focus is the server's state, read with one request; no event to await.
-        while not self.windows.click_focused() and time.perf_counter() < deadline:  # noqa: ASYNC110
+        while not self.windows.click_focused(focus_before):
+            if time.perf_counter() >= deadline:
+                log.warning(
+                    "the window manager did not focus the clicked window within %.1f s: "
+                    "keys sent next may go to the window that has the focus",
+                    CLICK_FOCUS_WAIT_S,
+                )
+                break
             await asyncio.sleep(0.005)
         return (time.perf_counter() - start) * 1000
 
@@ -256,3 +268,17 @@ async def _kill_tree(proc: asyncio.subprocess.Process) -> tuple[bytes, bytes]:
         return await asyncio.wait_for(proc.communicate(), RUN_DRAIN_SECONDS)
     except TimeoutError:
         return b"", b"(output lost: a process outside the command's tree held its pipes)"
+
+
+def _focusing_click(events: list[InputEvent]) -> bool:
+    """Whether `events` press button 1-3 with no key held: the clicks openbox answers by
+    focusing the window (its default bindings focus on unmodified presses only)."""
+    held: set[int] = set()
+    for event in events:
+        if isinstance(event, Key) and event.down:
+            held.add(event.keysym)
+        elif isinstance(event, Key):
+            held.discard(event.keysym)
+        elif isinstance(event, Button) and event.down and event.button <= 3:
+            return not held
+    return False

@@ -50,28 +50,36 @@ class WindowInspector:
         except error.XError:
             return None
 
-    def click_focused(self) -> bool:
-        """Whether keys sent now reach the window under the pointer, or go nowhere else that a
-        click could change: True when the input focus is in that window's top level, or when
-        the pointer is over something a click does not focus (the root window, the panel, a
-        menu, a window that takes no input)."""
+    def input_focus(self) -> int:
+        """The id of the window with the keyboard focus (X.NONE or X.PointerRoot if none)."""
+        focus = self._display.get_input_focus().focus
+        return focus if isinstance(focus, int) else int(focus.id)
+
+    def click_focused(self, before: int) -> bool:
+        """Whether the window manager has handled a click, so that keys sent now go where the
+        click sent them. True when the input focus is in the top level under the pointer, or
+        has moved away from `before` (the focus when the click began: the click opened or
+        focused something else), or when the pointer is over something a click does not
+        focus (the root window, the panel, a menu, a window that takes no input)."""
         try:
-            top = self._root.query_pointer().child
-            if not top:
+            focus = self.input_focus()
+            if focus != before:
                 return True
+            top = self._root.query_pointer().child
+            if not top or top.get_attributes().override_redirect:
+                return True  # the window manager focuses only the windows it manages
             client = self._client_in(top, MAX_DEPTH)
             if client is None or not self._takes_focus(client):
                 return True
-            focus = self._display.get_input_focus().focus
             return self._within(focus, top.id)
         except error.XError:
             return True  # a window vanished meanwhile: nothing to wait for
 
-    def _within(self, focus: Any, top: int) -> bool:
+    def _within(self, focus: int, top: int) -> bool:
         """Whether the focus `focus` sends keys into the top-level window `top`."""
-        if isinstance(focus, int):  # None, or PointerRoot: keys go to the window under the pointer
+        if focus in (X.NONE, X.PointerRoot):  # PointerRoot: keys go to the window under the pointer
             return bool(focus == X.PointerRoot)
-        window = focus
+        window = self._display.create_resource_object("window", focus)
         while window and not isinstance(window, int) and window.id != self._root.id:
             if window.id == top:
                 return True
