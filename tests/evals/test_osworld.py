@@ -399,6 +399,25 @@ async def test_a_cached_file_is_placed_and_a_cache_task_runs(tmp_path: Path) -> 
 
 
 @pytest.mark.desktop
+async def test_pkill_waits_until_the_app_it_ends_has_exited(desktop: Desktop) -> None:
+    """OSWorld launches `pkill chrome` and then starts Chrome again at once: the step runs pkill
+    to completion and waits for the app, which writes its settings on the way out."""
+    app, saved = desktop.home / "slowexit", desktop.home / "slowexit.txt"
+    saved.unlink(missing_ok=True)
+    on_term = "sleep 1; echo saved > ~/slowexit.txt; exit 0"
+    app.write_text(f"#!/bin/bash\ntrap '{on_term}' TERM\nwhile :; do sleep 0.1; done\n")
+    app.chmod(0o755)
+    await desktop.computer.launch([f"{desktop.guest_home}/slowexit"])
+    found = await desktop.computer.run(["sh", "-c", "until pgrep -x slowexit; do sleep 0.05; done"])
+    assert found.returncode == 0, found
+    step = Step(type="launch", parameters={"command": ["pkill", "slowexit"]})
+    plan = plan_step(step, "t", Environment())
+    assert plan.reasons == []
+    await run_actions(desktop, plan.actions)
+    assert saved.read_text() == "saved\n"
+
+
+@pytest.mark.desktop
 async def test_launch_maps_apps_and_activate_window_finds_titles_with_spaces() -> None:
     env = Environment(screen=(1280, 800))
     steps = [

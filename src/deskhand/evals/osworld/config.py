@@ -478,8 +478,23 @@ def plan_command(command: Any, shell: bool, env: Environment, background: bool) 
     if program == "pkill" and argv[-1] == "chrome":
         argv = [*argv[:-1], "chromium"]
     plan.reasons += program_reasons([argv[0]], argv, env)
+    if program == "pkill":
+        plan.actions.append(Run(("sh", "-c", _pkill_and_wait(argv))))
+        return plan
     plan.actions.append(Run(tuple(argv), background=background))
     return plan
+
+
+def _pkill_and_wait(argv: list[str]) -> str:
+    """A script that runs `pkill ...` and waits (at most 10 s) until what it signalled is gone.
+
+    OSWorld launches pkill in the background and goes on to the next step, which often starts
+    the same app again: on a loaded machine pkill then ended the new app (which wrote its
+    settings on the way out) instead of the old one. Running it to completion, and waiting for
+    the app to have written its files and exited, makes the steps happen in their order.
+    """
+    wait = f"for _ in $(seq 100); do {shlex.join(['pgrep', *argv[1:]])} >/dev/null || exit 0"
+    return f"{shlex.join(argv)}; {wait}; sleep 0.1; done"
 
 
 def _key_events(combo: str) -> list[InputEvent] | None:
