@@ -204,6 +204,18 @@ async def test_timeout_interrupts_the_command_and_keeps_the_shell(shells: ShellS
     assert (await run(shells, "echo $PWD $KEPT"))["stdout"] == "/tmp yes"
 
 
+async def test_a_job_that_starts_after_the_ctrl_c_gets_its_own(shells: ShellService) -> None:
+    """Ctrl-C escalates job by job. Here the first job ignores SIGINT and ends on its own, and
+    the next one starts after the timeout's SIGINT (as a job forked just as the timeout fires
+    does): it gets SIGINT before SIGTERM, so bash abandons the rest of the line. Killed by
+    SIGTERM instead, it let bash go on to `echo after`."""
+    command = "trap '' INT; sleep 0.8; trap - INT; sleep 60; echo after"
+    result, seconds = await timed(shells, command, timeout=0.5)
+    assert result["timed_out"] and not result["restarted"]
+    assert result["stdout"] == "" and seconds < 4
+    assert (await run(shells, "echo still here"))["stdout"] == "still here"
+
+
 async def test_timeout_abandons_functions_and_loops_like_ctrl_c(shells: ShellService) -> None:
     result = await run(
         shells, "f() { for i in 1 2 3; do sleep 5; done; echo in-f; }; f; echo after", timeout=0.5

@@ -18,9 +18,10 @@ pipes open and keep running. Only the first and last bytes of a flood are kept.
 Timeouts behave like Ctrl-C in a terminal: SIGINT goes to the foreground job's process group (the
 newest job started by this call that is still running; or to bash itself when the command is a
 builtin loop), and an interactive bash abandons the rest of the command line, functions and loops
-included. A job that ignores SIGINT gets SIGTERM, then SIGKILL. The shell, its working directory
-and its variables survive. Only if bash still does not answer is it replaced by a new shell in
-the same directory, and the result says so.
+included. A job that ignores SIGINT gets SIGTERM, then SIGKILL; a job that starts meanwhile gets
+SIGINT first too (only a job that dies of SIGINT makes bash abandon the line). The shell, its
+working directory and its variables survive. Only if bash still does not answer is it replaced
+by a new shell in the same directory, and the result says so.
 
 Containment. bash is a child subreaper, so everything it starts (double-forked and setsid'd
 programs too) stays in its process tree, and restarting the shell kills all of it. A watchdog
@@ -76,6 +77,8 @@ AUTOGROUP_NICE = 19
 # How long each interrupt step (SIGINT, SIGTERM, SIGKILL to the foreground job) may take to
 # bring the shell back before the next, stronger step.
 INTERRUPT_STEPS = ((signal.SIGINT, 0.5), (signal.SIGTERM, 1.0), (signal.SIGKILL, 1.0))
+# Jobs that keep starting (each gets the steps anew) are interrupted this many times at most.
+INTERRUPT_ROUNDS = 2 * len(INTERRUPT_STEPS)
 # After bash exits, how long its last output may take to arrive through the pipes.
 DRAIN_SECONDS = 0.2
 KILL_SECONDS = 5.0
@@ -403,10 +406,21 @@ class Shell:
         return False
 
     async def _interrupt(self, call: _Call) -> bool:
-        """Ctrl-C, then harder: True once the shell is back at its prompt."""
+        """Ctrl-C, then harder: True once the shell is back at its prompt.
+
+        The steps escalate job by job: a job that starts meanwhile (it was being forked when
+        the timeout fired, or an earlier job ignored SIGINT and ended) gets SIGINT first too.
+        Only a job that dies of SIGINT makes bash abandon the rest of the command line.
+        """
         assert self.proc is not None
-        for sig, seconds in INTERRUPT_STEPS:
+        steps_taken: dict[int | None, int] = {}  # foreground group (None: bash) -> steps sent
+        for _ in range(INTERRUPT_ROUNDS):
             group = _foreground_group(self.proc.pid, call.before)
+            step = steps_taken.get(group, 0)
+            if step == len(INTERRUPT_STEPS):
+                break
+            steps_taken[group] = step + 1
+            sig, seconds = INTERRUPT_STEPS[step]
             with contextlib.suppress(ProcessLookupError):
                 if group is not None:
                     os.killpg(group, sig)
