@@ -68,8 +68,8 @@ class WindowInspector:
             top = self._root.query_pointer().child
             if not top or top.get_attributes().override_redirect:
                 return True  # the window manager focuses only the windows it manages
-            client = self._client_in(top, MAX_DEPTH)
-            if client is None or not self._takes_focus(client):
+            found = self._client_in(top, MAX_DEPTH)
+            if found is None or not self._takes_focus(found[0]):
                 return True
             return self._within(focus, top.id)
         except error.XError:
@@ -93,10 +93,12 @@ class WindowInspector:
         hints = client.get_wm_hints()
         return hints is None or not (hints.flags & Xutil.InputHint) or bool(hints.input)
 
-    def _client_in(self, window: Any, depth: int) -> Any:
-        """The window carrying WM_CLASS: `window` or, for a WM frame, one of its children."""
-        if window.get_wm_class():
-            return window
+    def _client_in(self, window: Any, depth: int) -> tuple[Any, tuple[str, str]] | None:
+        """The window carrying WM_CLASS, and its WM_CLASS: `window` or, for a WM frame, one of
+        its children."""
+        wm_class = window.get_wm_class()
+        if wm_class:
+            return window, wm_class
         if depth == 0:
             return None
         for child in window.query_tree().children:
@@ -107,8 +109,8 @@ class WindowInspector:
 
     def _class_in(self, window: Any, depth: int) -> str | None:
         """The first WM_CLASS found on `window` or, for a WM frame, on its children."""
-        client = self._client_in(window, depth)
-        return None if client is None else str(client.get_wm_class()[1]).lower()
+        found = self._client_in(window, depth)
+        return None if found is None else str(found[1][1]).lower()
 
     def close(self) -> None:
         self._display.close()
