@@ -10,7 +10,7 @@ from pathlib import Path
 from deskhand.agent import events as ev
 from deskhand.agent.budget import Budgets
 from deskhand.agent.config import RunConfig
-from deskhand.agent.loop import Agent
+from deskhand.agent.loop import Agent, RunResult
 from deskhand.agent.providers import make_provider
 from deskhand.runs.index import RunIndex
 from deskhand.safety.audit import load_key, verify
@@ -43,24 +43,31 @@ async def wait_for(events: list[ev.Event], kind: type[ev.Event], timeout: float 
             await asyncio.sleep(0.02)
 
 
-async def test_take_over_pauses_and_hand_back_tells_the_model(
-    emulator: Emulator, desktop: Desktop, tmp_path: Path
-) -> None:
+async def taken_over_after_one_step(
+    emulator: Emulator,
+    desktop: Desktop,
+    tmp_path: Path,
+    events: list[ev.Event],
+    budgets: Budgets | None = None,
+) -> tuple[Agent, asyncio.Task[RunResult]]:
+    """A run taken over after its first step (a screenshot): the second model call waits for
+    the person. Returns the agent and its running task once the take-over has begun."""
     emulator.script.add(
         Reply([ToolUse("computer", {"action": "screenshot"})]),
         Reply([Text("Back at it.")], "end_turn"),
     )
-    events: list[ev.Event] = []
-    agent = make_agent(emulator, tmp_path, events)
-    # Taken over after the first step: the second model call waits for the person.
-
-    def on_event(event: ev.Event) -> None:
-        if isinstance(event, ev.ToolExecuted):
-            agent.take_over()
-
-    agent.listeners.append(on_event)
+    agent = make_agent(emulator, tmp_path, events, budgets)
+    agent.listeners.append(lambda e: agent.take_over() if isinstance(e, ev.ToolExecuted) else None)
     run = asyncio.create_task(agent.run(desktop))
     await wait_for(events, ev.TakenOver)
+    return agent, run
+
+
+async def test_take_over_pauses_and_hand_back_tells_the_model(
+    emulator: Emulator, desktop: Desktop, tmp_path: Path
+) -> None:
+    events: list[ev.Event] = []
+    agent, run = await taken_over_after_one_step(emulator, desktop, tmp_path, events)
     assert agent.taken_over
     await asyncio.sleep(0.3)
     assert len(emulator.script.requests) == 1  # no model call while the person works
@@ -91,15 +98,10 @@ async def test_a_take_over_does_not_use_up_the_time_budget(
     emulator: Emulator, desktop: Desktop, tmp_path: Path
 ) -> None:
     """A 4 s take-over in a run with a 3 s time budget: the run goes on after the hand back."""
-    emulator.script.add(
-        Reply([ToolUse("computer", {"action": "screenshot"})]),
-        Reply([Text("Back at it.")], "end_turn"),
-    )
     events: list[ev.Event] = []
-    agent = make_agent(emulator, tmp_path, events, Budgets(max_seconds=3))
-    agent.listeners.append(lambda e: agent.take_over() if isinstance(e, ev.ToolExecuted) else None)
-    run = asyncio.create_task(agent.run(desktop))
-    await wait_for(events, ev.TakenOver)
+    agent, run = await taken_over_after_one_step(
+        emulator, desktop, tmp_path, events, Budgets(max_seconds=3)
+    )
     await asyncio.sleep(4)
     agent.hand_back()
     result = await asyncio.wait_for(run, 30)
